@@ -1,0 +1,38 @@
+"""driftsim agents: learners as bundles of pure functions.
+
+``agents.make(name, **static)`` builds a registered agent; ``agents.register(name)`` adds
+your own; ``agents.wrap(agent, wrapper_name, **static)`` applies a registered wrapper.
+"""
+
+from agents.classic.epsilon_greedy import epsilon_greedy
+from agents.classic.random_agent import random_agent
+from agents.types import Agent, Transition
+from simulator.registry import Registry
+
+REGISTRY = Registry("agent")
+WRAPPERS = Registry("wrapper")
+register = REGISTRY.register
+register_wrapper = WRAPPERS.register
+make = REGISTRY.make
+names = REGISTRY.names
+
+register("random", random_agent, example_env="bernoulli")
+register("epsilon_greedy", epsilon_greedy, example_env="testbed")
+
+
+def wrap(agent: Agent, name: str, **static) -> Agent:
+    """Apply the registered wrapper ``name`` (e.g. ``delay``) to ``agent``."""
+    return WRAPPERS.make(name, agent=agent, **static)
+
+
+__all__ = [
+    "REGISTRY",
+    "WRAPPERS",
+    "Agent",
+    "Transition",
+    "make",
+    "names",
+    "register",
+    "register_wrapper",
+    "wrap",
+]

@@ -1,0 +1,1 @@
+"""Classic (non-contextual) bandit agents."""

@@ -1,0 +1,38 @@
+"""The uniform random agent: the baseline every regret curve is measured against."""
+
+from __future__ import annotations
+
+import flax.struct
+import jax
+import jax.numpy as jnp
+
+from agents.common import check_num_arms
+from agents.types import Agent
+
+
+@flax.struct.dataclass
+class RandomHParams:
+    pass
+
+
+class RandomState(flax.struct.PyTreeNode):
+    step: jax.Array  # () int32, kept so the state is a non-empty scan carry
+
+
+def random_agent(num_arms: int = 10) -> Agent:
+    """Choose an arm uniformly at random every round: ``a_t ~ U{0, ..., K-1}``.
+
+    Its expected per-step regret is ``max(mu) - mean(mu)``.
+    """
+    check_num_arms(num_arms)
+
+    def init(key, hparams):
+        return RandomState(step=jnp.zeros((), jnp.int32))
+
+    def act(key, state, context, hparams):
+        return jax.random.randint(key, (), 0, num_arms, dtype=jnp.int32)
+
+    def update(key, state, transition, hparams):
+        return RandomState(step=state.step + 1)
+
+    return Agent("random", init, act, update, RandomHParams, {"num_arms": num_arms})

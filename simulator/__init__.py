@@ -1,0 +1,48 @@
+"""driftsim environments: users, items and bandits as pure, JIT-compiled functions.
+
+``simulator.make(name, **static)`` builds a registered environment;
+``simulator.register(name)`` adds your own (see :mod:`simulator.registry`).
+"""
+
+from simulator import bandits
+from simulator.params import ConfigError, check, knob
+from simulator.registry import Registry
+from simulator.types import (
+    Context,
+    EnvSpec,
+    Environment,
+    Oracle,
+    StepLog,
+    TimeStep,
+    bandit_log,
+    empty_context,
+    make_oracle,
+    make_timestep,
+)
+
+REGISTRY = Registry("environment")
+register = REGISTRY.register
+make = REGISTRY.make
+names = REGISTRY.names
+
+bandits.register_all(REGISTRY)
+
+__all__ = [
+    "REGISTRY",
+    "ConfigError",
+    "Context",
+    "EnvSpec",
+    "Environment",
+    "Oracle",
+    "StepLog",
+    "TimeStep",
+    "bandit_log",
+    "check",
+    "empty_context",
+    "knob",
+    "make",
+    "make_oracle",
+    "make_timestep",
+    "names",
+    "register",
+]

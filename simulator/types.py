@@ -1,0 +1,185 @@
+"""The environment contract: what an agent sees, what the world really is, what a step logs.
+
+An environment is a frozen dataclass holding only *static structure* (number of arms,
+feature dimensions, which drift process).  Every numeric knob lives in its params, a
+``flax.struct.dataclass`` whose leaves are traced, so a sweep can ``vmap`` over them:
+
+    env = simulator.make("bernoulli", num_arms=10)
+    params = env.default_params()
+    state, timestep = env.reset(key_reset, params)
+    state, timestep = env.step(key_step, state, action, params)
+
+``timestep.context`` is what the agent chooses from next; ``timestep.oracle`` describes
+that same context under the current state of the world (the expected reward of every
+candidate), so the pseudo-regret of an action ``a`` chosen on ``timestep.context`` is
+``max(oracle.expected_reward) - oracle.expected_reward[a]``.  Only metrics and oracle
+baselines read the oracle, never a learning agent.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+
+from simulator.params import ConfigError
+
+Array = jax.Array
+
+
+class Context(NamedTuple):
+    """What the agent sees before acting.
+
+    Attributes:
+      features: ``(context_dim,)`` features shared by every candidate (the user, the
+        regression input); shape ``(0,)`` when there are none.
+      arm_features: ``(num_arms, arm_dim)`` features of each candidate item; shape
+        ``(num_arms, 0)`` when there are none.
+    """
+
+    features: Array
+    arm_features: Array
+
+
+class Oracle(NamedTuple):
+    """The truth behind a context, for metrics and oracle baselines only.
+
+    Attributes:
+      expected_reward: ``(num_arms,)`` expected reward of every candidate under the
+        current (possibly drifted) state of the world.
+      change_point: ``()`` bool, true when the world changed abruptly since the last step.
+      true_param: the current true parameter (environment-specific shape, ``(0,)`` if
+        none), for tracking errors.
+    """
+
+    expected_reward: Array
+    change_point: Array
+    true_param: Array
+
+
+class TimeStep(NamedTuple):
+    """What one environment step returns (never a bare tuple).
+
+    Attributes:
+      context: the context the agent acts on next.
+      reward: ``()`` float32 reward of the action just taken (0 after ``reset``).
+      label: ``()`` float32 label of the previous context, revealed by full-information
+        streams (the regression target); NaN where the environment reveals none.
+      oracle: the truth behind ``context``.
+    """
+
+    context: Context
+    reward: Array
+    label: Array
+    oracle: Oracle
+
+
+class StepLog(NamedTuple):
+    """The per-step metrics of a bandit environment (environments may log more fields).
+
+    Attributes:
+      reward: reward received.
+      regret: per-step pseudo-regret, best expected reward minus the chosen one's.
+      optimal: 1.0 where the chosen action was optimal, else 0.0.
+    """
+
+    reward: Array
+    regret: Array
+    optimal: Array
+
+
+class EnvSpec(NamedTuple):
+    """Static shapes an agent factory needs: filled in automatically by experiments."""
+
+    num_arms: int
+    context_dim: int
+    arm_dim: int
+
+
+def empty_context(num_arms: int) -> Context:
+    """A context with no features, for non-contextual bandits."""
+    return Context(
+        features=jnp.zeros((0,), jnp.float32),
+        arm_features=jnp.zeros((num_arms, 0), jnp.float32),
+    )
+
+
+def make_oracle(expected_reward: Array, change_point: Any = False, true_param: Any = None) -> Oracle:
+    """An :class:`Oracle` with fixed dtypes (float32 rewards, bool flag)."""
+    if true_param is None:
+        true_param = jnp.zeros((0,), jnp.float32)
+    return Oracle(
+        expected_reward=jnp.asarray(expected_reward, jnp.float32),
+        change_point=jnp.asarray(change_point, jnp.bool_),
+        true_param=jnp.asarray(true_param, jnp.float32),
+    )
+
+
+def make_timestep(context: Context, reward: Any, oracle: Oracle, label: Any = jnp.nan) -> TimeStep:
+    """A :class:`TimeStep` with fixed dtypes, so a scan carry never changes type."""
+    return TimeStep(
+        context=context,
+        reward=jnp.asarray(reward, jnp.float32),
+        label=jnp.asarray(label, jnp.float32),
+        oracle=oracle,
+    )
+
+
+def bandit_log(oracle: Oracle, action: Array, reward: Array) -> StepLog:
+    """Pseudo-regret and optimality of a discrete ``action`` chosen on ``oracle``'s context.
+
+    Ties count as optimal: ``optimal = 1`` when ``mu[action] >= max(mu)`` (to float32).
+    """
+    mu = oracle.expected_reward
+    best = jnp.max(mu)
+    chosen = mu[action]
+    return StepLog(
+        reward=jnp.asarray(reward, jnp.float32),
+        regret=(best - chosen).astype(jnp.float32),
+        optimal=(chosen >= best).astype(jnp.float32),
+    )
+
+
+@dataclasses.dataclass(frozen=True)
+class Environment:
+    """Base class of every environment: static structure only; override the four methods.
+
+    Subclasses are frozen dataclasses whose fields are static (they set shapes or control
+    flow); they validate them in ``__post_init__`` by raising :class:`ConfigError`.
+    """
+
+    @property
+    def spec(self) -> EnvSpec:
+        """Shapes an agent needs (number of arms, context and arm feature dimensions)."""
+        raise NotImplementedError
+
+    def default_params(self) -> Any:
+        """The traced parameters with their defaults."""
+        raise NotImplementedError
+
+    def reset(self, key: Array, params: Any) -> tuple[Any, TimeStep]:
+        """Start a run: returns ``(state, timestep)`` with the first context."""
+        raise NotImplementedError
+
+    def step(self, key: Array, state: Any, action: Array, params: Any) -> tuple[Any, TimeStep]:
+        """Apply ``action`` to the context of the previous timestep; returns the next one."""
+        raise NotImplementedError
+
+    def log(self, timestep: TimeStep, action: Array, next_timestep: TimeStep) -> Any:
+        """Per-step metrics of ``action`` chosen on ``timestep`` (a NamedTuple of scalars).
+
+        The default is :func:`bandit_log`: reward, pseudo-regret and optimality.
+        """
+        return bandit_log(timestep.oracle, action, next_timestep.reward)
+
+    def static_fields(self) -> dict[str, Any]:
+        """The static structure, by field name (for configs and listings)."""
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+
+
+def require(condition: bool, message: str) -> None:
+    """Raise :class:`ConfigError` with ``message`` unless ``condition`` holds."""
+    if not condition:
+        raise ConfigError(message)
