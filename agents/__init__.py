@@ -4,8 +4,7 @@
 your own; ``agents.wrap(agent, wrapper_name, **static)`` applies a registered wrapper.
 """
 
-from agents.classic.epsilon_greedy import epsilon_greedy
-from agents.classic.random_agent import random_agent
+from agents import classic, contextual, neural, nonstationary, wrappers
 from agents.types import Agent, Transition
 from simulator.registry import Registry
 
@@ -16,8 +15,9 @@ register_wrapper = WRAPPERS.register
 make = REGISTRY.make
 names = REGISTRY.names
 
-register("random", random_agent, example_env="bernoulli")
-register("epsilon_greedy", epsilon_greedy, example_env="testbed")
+for _package in (classic, contextual, nonstationary, neural):
+    _package.register_all(REGISTRY)
+wrappers.register_all(WRAPPERS)
 
 
 def wrap(agent: Agent, name: str, **static) -> Agent:

@@ -4,7 +4,7 @@
 ``simulator.register(name)`` adds your own (see :mod:`simulator.registry`).
 """
 
-from simulator import bandits
+from simulator import bandits, drifting, streams
 from simulator.params import ConfigError, check, knob
 from simulator.registry import Registry
 from simulator.types import (
@@ -25,7 +25,8 @@ register = REGISTRY.register
 make = REGISTRY.make
 names = REGISTRY.names
 
-bandits.register_all(REGISTRY)
+for _module in (bandits, drifting, streams):
+    _module.register_all(REGISTRY)
 
 __all__ = [
     "REGISTRY",
