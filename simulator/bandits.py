@@ -18,8 +18,8 @@ import jax.numpy as jnp
 from simulator.params import knob
 from simulator.registry import Registry
 from simulator.types import (
-    EnvSpec,
     Environment,
+    EnvSpec,
     TimeStep,
     empty_context,
     make_oracle,
@@ -35,7 +35,10 @@ class ArmsState(flax.struct.PyTreeNode):
 
 
 def _check_arms(num_arms: int, means: tuple[float, ...] | None, low: float, high: float) -> None:
-    require(isinstance(num_arms, int) and num_arms >= 2, f"env.num_arms = {num_arms!r}: must be an integer >= 2")
+    require(
+        isinstance(num_arms, int) and num_arms >= 2,
+        f"env.num_arms = {num_arms!r}: must be an integer >= 2",
+    )
     if means is not None:
         require(
             len(means) == num_arms,
@@ -110,7 +113,9 @@ class BernoulliBandit(_ArmedBandit):
 @flax.struct.dataclass
 class GaussianParams:
     noise: float = knob(1.0, low=0.0, doc="reward noise standard deviation")
-    mean_scale: float = knob(1.0, low=0.0, doc="standard deviation of drawn means q*(a) ~ N(0, s^2)")
+    mean_scale: float = knob(
+        1.0, low=0.0, doc="standard deviation of drawn means q*(a) ~ N(0, s^2)"
+    )
 
 
 @dataclasses.dataclass(frozen=True)

@@ -111,7 +111,9 @@ def check_value(name: str, value: Any, meta: dict) -> None:
 
 def fields(params_type: Any) -> dict[str, dataclasses.Field]:
     """The traced fields of a params dataclass (type or instance), by name."""
-    return {f.name: f for f in dataclasses.fields(params_type) if f.metadata.get("pytree_node", True)}
+    return {
+        f.name: f for f in dataclasses.fields(params_type) if f.metadata.get("pytree_node", True)
+    }
 
 
 def check(params: Any, prefix: str) -> None:

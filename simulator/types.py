@@ -106,7 +106,9 @@ def empty_context(num_arms: int) -> Context:
     )
 
 
-def make_oracle(expected_reward: Array, change_point: Any = False, true_param: Any = None) -> Oracle:
+def make_oracle(
+    expected_reward: Array, change_point: Any = False, true_param: Any = None
+) -> Oracle:
     """An :class:`Oracle` with fixed dtypes (float32 rewards, bool flag)."""
     if true_param is None:
         true_param = jnp.zeros((0,), jnp.float32)

@@ -82,7 +82,9 @@ def check_agent(agent_name: str) -> None:
 
     def run_seeds(keys, hp):
         traces.append(1)
-        return jax.vmap(make_run(env, agent, NUM_STEPS), in_axes=(0, None, None))(keys, env_params, hp)
+        return jax.vmap(make_run(env, agent, NUM_STEPS), in_axes=(0, None, None))(
+            keys, env_params, hp
+        )
 
     run = jax.jit(run_seeds)
     keys = jax.vmap(lambda i: jax.random.fold_in(jax.random.key(7), i))(jnp.arange(4))

@@ -1,0 +1,197 @@
+"""``experiments.run``: from an experiment (object, dict, TOML file or preset) to Results."""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.metadata
+import platform
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import jax
+import numpy as np
+
+from experiments import presets
+from experiments.checkpoint import Checkpoint
+from experiments.execute import (
+    Progress,
+    choose_chunk_size,
+    choose_record_every,
+    padded_seed_keys,
+    run_group,
+)
+from experiments.plan import plan
+from experiments.results import AgentResults, Results, save
+from experiments.schema import Experiment, from_dict, load_toml
+from simulator.params import ConfigError
+
+#: Metric values beyond this magnitude count as a blow-up (the run diverged).
+BLOW_UP = 1e15
+
+
+def as_experiment(experiment: Any) -> Experiment:
+    """Accept an :class:`Experiment`, a dict, a preset name or a path to a TOML file."""
+    if isinstance(experiment, Experiment):
+        return experiment.copy()
+    if isinstance(experiment, dict):
+        return from_dict(experiment)
+    if isinstance(experiment, (str, Path)):
+        text = str(experiment)
+        if text.endswith(".toml") or Path(text).is_file():
+            return load_toml(text)
+        return presets.load(text)
+    raise ConfigError(
+        f"cannot run {type(experiment).__name__}: give an Experiment, dict, preset or file"
+    )
+
+
+def versions() -> dict[str, str]:
+    """Versions of the packages a result depends on."""
+    out = {"python": platform.python_version()}
+    for name in ("driftsim", "jax", "jaxlib", "optax", "flax", "numpy", "matplotlib"):
+        try:
+            out[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            out[name] = "not installed"
+    return out
+
+
+def git_revision() -> str | None:
+    """The git revision of the working tree driftsim runs from, if it is a checkout."""
+    here = Path(__file__).resolve().parent
+    with contextlib.suppress(OSError, subprocess.SubprocessError):
+        result = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=here, capture_output=True, text=True, timeout=5
+        )
+        if result.returncode == 0:
+            dirty = subprocess.run(
+                ["git", "status", "--porcelain"],
+                cwd=here,
+                capture_output=True,
+                text=True,
+                timeout=5,
+            ).stdout.strip()
+            return result.stdout.strip() + ("+dirty" if dirty else "")
+    return None
+
+
+def mark_diverged(metrics: dict[str, np.ndarray]) -> np.ndarray:
+    """Flag runs with any non-finite or blown-up value, and blank their metrics to NaN.
+
+    Returns the bool (points, seeds) flags; the metrics are modified in place so that means
+    over seeds (which ignore NaN) are never poisoned by a diverged run.
+    """
+    diverged = None
+    for value in metrics.values():
+        bad = ~np.isfinite(value) | (np.abs(value) > BLOW_UP)
+        flags = bad.any(axis=-1)
+        diverged = flags if diverged is None else diverged | flags
+    for name, value in metrics.items():
+        metrics[name] = np.where(diverged[..., None], np.nan, value).astype(np.float32)
+    return diverged
+
+
+def run(
+    experiment: Any,
+    out: str | Path | None = None,
+    *,
+    progress: bool = False,
+    resume: bool = False,
+    figures: bool = True,
+) -> Results:
+    """Run an experiment; with ``out`` write (and checkpoint) a results folder there.
+
+    Args:
+      experiment: an :class:`Experiment`, a dict, a preset name or a TOML path.
+      out: results folder; checkpoints go to ``out/checkpoint`` after every chunk.
+      progress: print a progress line per chunk to stderr.
+      resume: continue the interrupted run whose checkpoint is in ``out``.
+      figures: draw the experiment's figures into ``out``.
+
+    Returns:
+      :class:`Results`, the same object :func:`experiments.load` returns.
+    """
+    checkpoint = Checkpoint(Path(out)) if out is not None else None
+    if resume:
+        if checkpoint is None:
+            raise ConfigError("resume: needs the results folder of the interrupted run")
+        experiment = from_dict(checkpoint.experiment())
+    else:
+        experiment = as_experiment(experiment)
+    plans = plan(experiment)  # every check happens here, before any compilation
+    if experiment.x64:
+        jax.config.update("jax_enable_x64", True)
+
+    num_values = sum(len(p.points) for p in plans) * experiment.num_seeds
+    record_every = experiment.record_every or choose_record_every(
+        experiment.num_steps, num_values, 4
+    )
+    runs = max(len(p.points) for p in plans) * experiment.num_seeds
+    chunk_size = experiment.chunk_size or choose_chunk_size(
+        experiment.num_steps, record_every, runs
+    )
+    if chunk_size % record_every:
+        raise ConfigError(
+            f"chunk_size = {chunk_size}: must be a multiple of record_every = {record_every}"
+        )
+
+    resolved = experiment.to_dict()
+    resolved["record_every"] = record_every
+    if checkpoint is not None and not resume:
+        checkpoint.start(resolved)
+
+    keys, _ = padded_seed_keys(experiment.seed, experiment.num_seeds)
+    total = sum(len(g.indices) for p in plans for g in p.groups) * experiment.num_steps
+    ticker = Progress(total, enabled=progress)
+    agent_results: dict[str, AgentResults] = {}
+    for agent_index, agent_plan in enumerate(plans):
+        metrics: dict[str, np.ndarray] = {}
+        for group_index, group in enumerate(agent_plan.groups):
+            group_checkpoint = checkpoint.group(agent_index, group_index) if checkpoint else None
+            group_metrics = run_group(
+                group,
+                keys,
+                experiment.num_seeds,
+                experiment.num_steps,
+                chunk_size,
+                record_every,
+                _PointTicker(ticker, len(group.indices)),
+                agent_plan.label,
+                group_checkpoint,
+            )
+            for name, value in group_metrics.items():
+                if name not in metrics:
+                    shape = (len(agent_plan.points),) + value.shape[1:]
+                    metrics[name] = np.full(shape, np.nan, np.float32)
+                metrics[name][group.indices] = value
+        diverged = mark_diverged(metrics)
+        steps = np.arange(record_every, experiment.num_steps + 1, record_every)
+        agent_results[agent_plan.label] = AgentResults(
+            agent_plan.label,
+            metrics,
+            diverged,
+            agent_plan.points,
+            agent_plan.grid,
+            steps,
+            record_every,
+        )
+
+    config = {**resolved, "versions": versions(), "git_revision": git_revision()}
+    config["devices"] = [str(d) for d in jax.devices()]
+    results = Results(config, agent_results)
+    if out is not None:
+        save(results, out, figures=figures)
+        checkpoint.remove()
+    return results
+
+
+class _PointTicker:
+    """Counts a group's progress in point-steps (points × steps) on the shared ticker."""
+
+    def __init__(self, progress: Progress, num_points: int):
+        self.progress = progress
+        self.num_points = num_points
+
+    def tick(self, label: str, steps: int, runs: int) -> None:
+        self.progress.tick(label, steps * self.num_points, runs)

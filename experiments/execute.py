@@ -1,0 +1,218 @@
+"""Run a resolved experiment: compiled sweeps over points × seeds, in time chunks.
+
+For each compile group the program is ``vmap`` over points (outer) of ``vmap`` over seeds
+(inner) of the scan in :mod:`experiments.runner`, jitted once at the top.  The same seed
+keys serve every point and every agent (common random numbers).  Time is cut into chunks:
+the progress line ticks and a checkpoint is written after each; since step keys are
+``fold_in(key, t)``, results do not depend on the chunk size.  With several devices the
+seed axis is sharded over a ``Mesh`` (``jax.sharding``); results do not depend on the
+number of devices.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import sys
+import time
+from collections.abc import Callable
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from experiments.plan import PointGroup
+from experiments.runner import advance, init_carry, split_run_key
+
+#: Stored metrics beyond this many bytes make the default ``record_every`` coarser.
+MEMORY_BUDGET_BYTES = 1 << 30
+#: Key of the dummy point axis of a group that sweeps nothing traced.
+POINT_PLACEHOLDER = "_point"
+#: Target number of (point × seed × step) evaluations per chunk when none is given.
+CHUNK_WORK = 20_000_000
+
+
+def seed_keys(seed: int, num_seeds: int) -> jax.Array:
+    """Key of seed ``i`` is ``fold_in(key(seed), i)``: independent of ``num_seeds``."""
+    root = jax.random.key(seed)
+    return jax.vmap(lambda i: jax.random.fold_in(root, i))(jnp.arange(num_seeds, dtype=jnp.uint32))
+
+
+def _divisors(n: int) -> list[int]:
+    small = [d for d in range(1, int(math.isqrt(n)) + 1) if n % d == 0]
+    return sorted(set(small + [n // d for d in small]))
+
+
+def choose_record_every(num_steps: int, num_values: int, num_metrics: int) -> int:
+    """The smallest divisor of ``num_steps`` whose stored metrics fit the memory budget."""
+    for stride in _divisors(num_steps):
+        if num_values * (num_steps // stride) * num_metrics * 4 <= MEMORY_BUDGET_BYTES:
+            return stride
+    return num_steps
+
+
+def choose_chunk_size(num_steps: int, record_every: int, runs: int) -> int:
+    """A multiple of ``record_every`` dividing ``num_steps``, near ``CHUNK_WORK / runs`` steps."""
+    target = max(record_every, CHUNK_WORK // max(runs, 1))
+    candidates = [d for d in _divisors(num_steps) if d % record_every == 0]
+    fitting = [d for d in candidates if d <= target]
+    return max(fitting) if fitting else min(candidates)
+
+
+def _apply_traced(env_params, hparams, traced: dict[str, Any]):
+    """Base params with one point's traced values (tracers inside vmap) put in place."""
+    for key, value in traced.items():
+        if key == POINT_PLACEHOLDER:
+            continue
+        scope, *path = key.split(".")
+        if scope == "env":
+            env_params = _replace_unchecked(env_params, path, value)
+        else:
+            hparams = _replace_unchecked(hparams, path, value)
+    return env_params, hparams
+
+
+def _replace_unchecked(params, path, value):
+    name, rest = path[0], path[1:]
+    if rest:
+        return params.replace(**{name: _replace_unchecked(getattr(params, name), rest, value)})
+    return params.replace(**{name: value})
+
+
+@dataclasses.dataclass
+class CompiledGroup:
+    """The jitted init and chunk programs of one :class:`PointGroup`."""
+
+    init: Callable
+    chunk: Callable
+
+
+def compile_group(group: PointGroup, record_every: int) -> CompiledGroup:
+    """``init(traced, keys, env_params, hparams) -> carry`` and
+    ``chunk(carry, traced, keys, env_params, hparams, t_start, num_steps) -> (carry, log)``,
+    each over (points, seeds)."""
+    env, agent = group.env, group.agent
+
+    def init_point(traced, keys, env_params, hparams):
+        env_params, hparams = _apply_traced(env_params, hparams, traced)
+        return jax.vmap(lambda k: init_carry(env, agent, split_run_key(k), env_params, hparams))(
+            keys
+        )
+
+    def chunk_point(carry, traced, keys, env_params, hparams, t_start, num_steps):
+        env_params, hparams = _apply_traced(env_params, hparams, traced)
+
+        def one_seed(c, k):
+            return advance(
+                env,
+                agent,
+                c,
+                split_run_key(k),
+                env_params,
+                hparams,
+                t_start,
+                num_steps,
+                record_every,
+            )
+
+        return jax.vmap(one_seed)(carry, keys)
+
+    init = jax.jit(jax.vmap(init_point, in_axes=(0, None, None, None)))
+    chunk = jax.jit(
+        jax.vmap(chunk_point, in_axes=(0, 0, None, None, None, None, None)), static_argnums=6
+    )
+    return CompiledGroup(init=init, chunk=chunk)
+
+
+class Progress:
+    """A one-line progress report per chunk: steps done, steps/s, ETA (to stderr)."""
+
+    def __init__(self, total_steps: int, enabled: bool = True, stream=None):
+        self.total = total_steps
+        self.done = 0
+        self.enabled = enabled
+        self.stream = stream or sys.stderr
+        self.start = time.perf_counter()
+        self.tty = hasattr(self.stream, "isatty") and self.stream.isatty()
+
+    def tick(self, label: str, steps: int, runs: int) -> None:
+        self.done += steps
+        if not self.enabled:
+            return
+        elapsed = time.perf_counter() - self.start
+        rate = self.done / elapsed if elapsed > 0 else float("inf")
+        eta = (self.total - self.done) / rate if rate > 0 else 0.0
+        width = 24
+        filled = int(width * self.done / max(self.total, 1))
+        line = (
+            f"[{'#' * filled}{'.' * (width - filled)}] {label}: "
+            f"{self.done:,}/{self.total:,} steps, {rate * runs:,.0f} run-steps/s, ETA {eta:,.0f}s"
+        )
+        end = "\r" if self.tty and self.done < self.total else "\n"
+        print(line.ljust(100), end=end, file=self.stream, flush=True)
+
+
+def _mesh_sharding():
+    """A sharding of the seed axis over every device, or None with a single device."""
+    devices = jax.devices()
+    if len(devices) == 1:
+        return None
+    mesh = jax.sharding.Mesh(np.array(devices), ("seeds",))
+    return jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec("seeds"))
+
+
+def padded_seed_keys(seed: int, num_seeds: int) -> tuple[jax.Array, int]:
+    """Seed keys padded to a multiple of the device count and sharded over devices."""
+    sharding = _mesh_sharding()
+    count = (
+        num_seeds if sharding is None else -(-num_seeds // len(jax.devices())) * len(jax.devices())
+    )
+    keys = seed_keys(seed, count)
+    if sharding is not None:
+        keys = jax.device_put(keys, sharding)
+    return keys, count
+
+
+def run_group(
+    group: PointGroup,
+    keys: jax.Array,
+    num_seeds: int,
+    num_steps: int,
+    chunk_size: int,
+    record_every: int,
+    progress: Progress,
+    label: str,
+    checkpoint: Any = None,
+) -> dict[str, np.ndarray]:
+    """Run one compile group to the horizon; returns metric arrays (points, seeds, recorded).
+
+    ``checkpoint`` (optional) has ``load(treedef_like) -> (t_done, carry, logs) | None`` and
+    ``save(t_done, carry, logs)``; a run resumed from it gives the same numbers.
+    """
+    compiled = compile_group(group, record_every)
+    num_points = len(group.indices)
+    traced = {k: jnp.asarray(v) for k, v in group.traced.items()}
+    traced.setdefault(POINT_PLACEHOLDER, jnp.zeros((num_points,), jnp.float32))
+    env_params, hparams = group.env_params, group.hparams
+
+    carry, logs, t_done = None, [], 0
+    if checkpoint is not None:
+        like = jax.eval_shape(compiled.init, traced, keys, env_params, hparams)
+        restored = checkpoint.load(like)
+        if restored is not None:
+            t_done, carry, logs = restored
+            progress.tick(label, t_done, num_points * num_seeds)
+    if carry is None:
+        carry = compiled.init(traced, keys, env_params, hparams)
+    while t_done < num_steps:
+        steps = min(chunk_size, num_steps - t_done)
+        carry, log = compiled.chunk(carry, traced, keys, env_params, hparams, t_done, steps)
+        logs.append(
+            {name: np.asarray(value)[:, :num_seeds] for name, value in log._asdict().items()}
+        )
+        t_done += steps
+        if checkpoint is not None:
+            checkpoint.save(t_done, carry, logs)
+        progress.tick(label, steps, num_points * num_seeds)
+    return {name: np.concatenate([log[name] for log in logs], axis=-1) for name in logs[0]}

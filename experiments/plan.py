@@ -1,0 +1,284 @@
+"""Resolve an experiment into compiled-run groups, validating everything in plain Python.
+
+For each agent label the sweep gives a list of *points* (dicts of swept keys normalised to
+``env.FIELD`` / ``agent.FIELD``).  Points that share every static value form a
+:class:`PointGroup`: one environment object, one agent object, one compilation, and the
+traced values of its points stacked along a leading axis for ``vmap``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import json
+from typing import Any
+
+import numpy as np
+
+import agents as agent_registry
+import simulator
+from agents.types import Agent
+from experiments.schema import AgentConfig, Experiment
+from simulator.params import ConfigError, check, fields, replace_path
+from simulator.types import Environment
+
+SPEC_FIELDS = ("num_arms", "context_dim", "arm_dim")
+
+
+@dataclasses.dataclass
+class PointGroup:
+    """Points of one agent label that share their static structure (one compilation).
+
+    Attributes:
+      indices: positions of these points in the label's point list.
+      env, agent: the built objects.
+      env_params, hparams: base parameters (unswept values applied).
+      traced: ``{"env.drift.rate": array (len(indices), ...), "agent.epsilon": ...}``.
+    """
+
+    indices: list[int]
+    env: Environment
+    agent: Agent
+    env_params: Any
+    hparams: Any
+    traced: dict[str, np.ndarray]
+
+
+@dataclasses.dataclass
+class AgentPlan:
+    """Everything needed to run one agent label."""
+
+    label: str
+    points: list[dict[str, Any]]
+    grid: dict[str, list[Any]] | None
+    groups: list[PointGroup]
+
+
+def _static_value(value: Any) -> Any:
+    """Lists from TOML become tuples, so static fields stay hashable."""
+    if isinstance(value, list):
+        return tuple(_static_value(v) for v in value)
+    return value
+
+
+def _split_env_fields(name: str, values: dict[str, Any]) -> tuple[dict, dict]:
+    static_names = simulator.REGISTRY.static_fields(name)
+    static, traced = {}, {}
+    for key, value in values.items():
+        if "." not in key and key in static_names:
+            static[key] = _static_value(value)
+        else:
+            traced[key] = value
+    return static, traced
+
+
+def build_env(name: str, values: dict[str, Any]) -> tuple[Environment, Any]:
+    """The environment and its params, with every value validated."""
+    static, traced = _split_env_fields(name, values)
+    env = simulator.make(name, **static)
+    params = env.default_params()
+    check(params, "env")
+    for key, value in traced.items():
+        params = replace_path(params, key.split("."), _param_value(value), "env")
+    return env, params
+
+
+def _param_value(value: Any) -> Any:
+    return np.asarray(value, np.float32) if isinstance(value, list) else value
+
+
+def _wrapper_names(config: AgentConfig) -> list[str]:
+    return [w["name"] for w in config.wrappers]
+
+
+def _agent_field_kind(config: AgentConfig, key: str) -> str | None:
+    """ "static", "traced", "wrapper" or None (the agent has no such field)."""
+    top = key.split(".")[0]
+    if top in _wrapper_names(config) and "." in key:
+        return "wrapper"
+    static_names = agent_registry.REGISTRY.static_fields(config.name)
+    if "." not in key and key in static_names:
+        return "static"
+    hparams = _default_agent(config).default_hparams()
+    node = hparams
+    for part in key.split("."):
+        if not dataclasses.is_dataclass(node) or part not in fields(node):
+            return None
+        node = getattr(node, part)
+    return "traced"
+
+
+def _default_agent(config: AgentConfig) -> Agent:
+    """The agent with its default static fields, for introspection of its hparams."""
+    return agent_registry.make(config.name)
+
+
+def build_agent(config: AgentConfig, env: Environment, values: dict[str, Any]) -> tuple[Agent, Any]:
+    """The wrapped agent and its hparams for one point, every value validated."""
+    prefix = f"agents.{config.label}"
+    static_names = agent_registry.REGISTRY.static_fields(config.name)
+    static: dict[str, Any] = {}
+    traced: dict[str, Any] = {}
+    wrapper_fields: dict[str, dict[str, Any]] = {w: {} for w in _wrapper_names(config)}
+    for key, value in values.items():
+        kind = _agent_field_kind(config, key)
+        if kind is None:
+            allowed = sorted(static_names) + sorted(
+                fields(_default_agent(config).default_hparams())
+            )
+            raise ConfigError(
+                f"{prefix}.{key}: agent {config.name!r} has no such field; "
+                f"allowed: {', '.join(allowed)}"
+            )
+        if kind == "static":
+            static[key] = _static_value(value)
+        elif kind == "wrapper":
+            wrapper, field = key.split(".", 1)
+            wrapper_fields[wrapper][field] = _static_value(value)
+        else:
+            traced[key] = value
+    spec = env.spec._asdict()
+    for field in SPEC_FIELDS:
+        if field not in static_names:
+            continue
+        if field in static and static[field] != spec[field]:
+            raise ConfigError(
+                f"{prefix}.{field} = {static[field]!r} does not match the environment's "
+                f"{field} = {spec[field]}"
+            )
+        static[field] = spec[field]
+    agent = agent_registry.make(config.name, **static)
+    for wrapper in config.wrappers:
+        options = {k: _static_value(v) for k, v in wrapper.items() if k != "name"}
+        options.update(wrapper_fields[wrapper["name"]])
+        agent = agent_registry.wrap(agent, wrapper["name"], **options)
+    hparams = agent.default_hparams()
+    check(hparams, prefix)
+    for key, value in traced.items():
+        hparams = replace_path(hparams, key.split("."), _param_value(value), prefix)
+    return agent, hparams
+
+
+def _normalise_key(key: str, labels: list[str]) -> tuple[str, str | None, str]:
+    """``(scope, label, field)`` of a sweep or --set key; scope is "env" or "agent"."""
+    if key.startswith("env.") and len(key) > 4:
+        return "env", None, key[4:]
+    if key.startswith("agent.") and len(key) > 6:
+        return "agent", None, key[6:]
+    if key.startswith("agents."):
+        rest = key[7:]
+        for label in sorted(labels, key=len, reverse=True):
+            if rest.startswith(label + ".") and len(rest) > len(label) + 1:
+                return "agent", label, rest[len(label) + 1 :]
+        raise ConfigError(f"{key}: unknown agent label; allowed: {', '.join(labels)}")
+    raise ConfigError(f"{key}: a sweep key must be env.FIELD, agent.FIELD or agents.LABEL.FIELD")
+
+
+def _global_points(experiment: Experiment) -> list[dict[str, Any]]:
+    sweep = experiment.sweep
+    if sweep.empty:
+        return [{}]
+    if sweep.mode == "grid":
+        keys = list(sweep.axes)
+        return [dict(zip(keys, combo)) for combo in itertools.product(*sweep.axes.values())]
+    return [dict(p) for p in sweep.points]
+
+
+def _relevant(experiment: Experiment, config: AgentConfig, key: str) -> str | None:
+    """The normalised point key under which ``key`` applies to this agent, or None."""
+    labels = [a.label for a in experiment.agents]
+    scope, label, field = _normalise_key(key, labels)
+    if scope == "env":
+        return f"env.{field}"
+    if label is not None and label != config.label:
+        return None
+    if label is None and _agent_field_kind(config, field) is None:
+        return None
+    return f"agent.{field}"
+
+
+def _check_sweep_keys(experiment: Experiment) -> None:
+    labels = [a.label for a in experiment.agents]
+    for key in experiment.sweep.keys():
+        scope, label, field = _normalise_key(key, labels)
+        if scope == "agent" and label is None:
+            if not any(_agent_field_kind(a, field) for a in experiment.agents):
+                names = sorted({a.name for a in experiment.agents})
+                raise ConfigError(f"sweep key {key}: no agent ({', '.join(names)}) has that field")
+
+
+def _group_key(point: dict[str, Any], static_keys: set[str]) -> str:
+    return json.dumps(
+        {k: point[k] for k in sorted(static_keys) if k in point}, sort_keys=True, default=str
+    )
+
+
+def plan_agent(experiment: Experiment, config: AgentConfig) -> AgentPlan:
+    """Points and compile groups of one agent label."""
+    points: list[dict[str, Any]] = []
+    seen: set[str] = set()
+    for global_point in _global_points(experiment):
+        point = {}
+        for key, value in global_point.items():
+            normalised = _relevant(experiment, config, key)
+            if normalised is not None:
+                point[normalised] = value
+        signature = json.dumps(point, sort_keys=True, default=str)
+        if signature not in seen:
+            seen.add(signature)
+            points.append(point)
+
+    env_static_names = set(simulator.REGISTRY.static_fields(experiment.env.name))
+    static_keys = set()
+    for key in {k for p in points for k in p}:
+        field = key.split(".", 1)[1]
+        if key.startswith("env."):
+            if field in env_static_names:
+                static_keys.add(key)
+        elif _agent_field_kind(config, field) in ("static", "wrapper"):
+            static_keys.add(key)
+
+    by_static: dict[str, list[int]] = {}
+    for index, point in enumerate(points):
+        by_static.setdefault(_group_key(point, static_keys), []).append(index)
+
+    groups = []
+    for indices in by_static.values():
+        first = points[indices[0]]
+        env_values = dict(experiment.env.fields)
+        env_values.update(
+            {k[4:]: v for k, v in first.items() if k in static_keys and k.startswith("env.")}
+        )
+        env, env_params = build_env(experiment.env.name, env_values)
+        agent_values = dict(config.fields)
+        agent_values.update(
+            {k[6:]: v for k, v in first.items() if k in static_keys and k.startswith("agent.")}
+        )
+        agent, hparams = build_agent(config, env, agent_values)
+        traced_keys = sorted({k for i in indices for k in points[i]} - static_keys)
+        traced: dict[str, np.ndarray] = {}
+        for key in traced_keys:
+            if any(key not in points[i] for i in indices):
+                raise ConfigError(f"sweep: every point must set {key} (some points leave it out)")
+            base = env_params if key.startswith("env.") else hparams
+            prefix = "env" if key.startswith("env.") else f"agents.{config.label}"
+            for i in indices:  # validate every value against its knob's range
+                replace_path(base, key.split(".")[1:], _param_value(points[i][key]), prefix)
+            traced[key] = np.stack([np.asarray(points[i][key], np.float32) for i in indices])
+        groups.append(PointGroup(indices, env, agent, env_params, hparams, traced))
+
+    grid = None
+    if experiment.sweep.mode == "grid" and not experiment.sweep.empty:
+        grid = {}
+        for key, values in experiment.sweep.axes.items():
+            normalised = _relevant(experiment, config, key)
+            if normalised is not None:
+                grid[normalised] = list(values)
+    return AgentPlan(label=config.label, points=points, grid=grid, groups=groups)
+
+
+def plan(experiment: Experiment) -> list[AgentPlan]:
+    """Validate the experiment and resolve it into compile groups, before any compilation."""
+    build_env(experiment.env.name, dict(experiment.env.fields))
+    _check_sweep_keys(experiment)
+    return [plan_agent(experiment, config) for config in experiment.agents]

@@ -1,0 +1,29 @@
+"""Named experiments shipped with driftsim: one TOML file each, names in kebab-case."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from experiments.schema import Experiment, load_toml
+from simulator.params import ConfigError
+
+FOLDER = Path(__file__).resolve().parent
+DEFAULT = "testbed"
+_KEBAB = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
+
+
+def names() -> list[str]:
+    """Every shipped preset."""
+    return sorted(p.stem for p in FOLDER.glob("*.toml"))
+
+
+def path(name: str) -> Path:
+    if not _KEBAB.match(name) or name not in names():
+        raise ConfigError(f"unknown preset {name!r}; allowed: {', '.join(names())}")
+    return FOLDER / f"{name}.toml"
+
+
+def load(name: str) -> Experiment:
+    """The preset as an :class:`Experiment`."""
+    return load_toml(path(name))

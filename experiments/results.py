@@ -1,0 +1,238 @@
+"""Results in memory and on disk (a public, stable API).
+
+A results folder holds:
+
+- ``config.json``: the resolved experiment (reruns as it is), ``format_version``, package
+  versions, git revision, which steps each stored value stands for, ``"complete": true``;
+- ``metrics.npz``: arrays named ``LABEL/METRIC`` with axes (point, seed, step) and
+  ``LABEL/diverged`` (point, seed), plus ``steps``; loads without pickle;
+- ``summary.csv``: one row per agent and point;
+- figures (PNG and PDF).
+
+Every file is written to a temporary name and renamed into place; ``config.json`` is written
+last, so a folder without it (or without ``"complete": true``) is an interrupted run and
+:func:`load` refuses it.
+
+Example::
+
+    results = experiments.load("results/testbed")
+    results.agents                  # ["greedy", "eps-0.01", ...]
+    r = results["greedy"]
+    r.reward.shape                  # (points, seeds, steps)
+    r.cumulative_regret().mean(1)   # (points, steps)
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from simulator.params import ConfigError
+
+FORMAT_VERSION = 1
+AXES = ("point", "seed", "step")
+
+
+class AgentResults:
+    """The metrics of one agent label: arrays of shape (points, seeds, steps).
+
+    Attributes:
+      label: the agent label.
+      metrics: ``{name: array}``; each is also an attribute (``reward``, ``regret``,
+        ``optimal``, and environment-specific ones such as ``loss``).
+      diverged: bool (points, seeds): runs that produced NaN/inf; their metrics are NaN.
+      points: one dict per point, keys the swept fields (``agent.epsilon``, ``env.noise``).
+      grid: for grid sweeps, ``{key: values}`` (points are the row-major product).
+      steps: ``(num_recorded,)`` the number of steps done at each stored value.
+      record_every: each stored value is the mean over this many consecutive steps.
+    """
+
+    def __init__(self, label, metrics, diverged, points, grid, steps, record_every):
+        self.label = label
+        self.metrics = dict(metrics)
+        self.diverged = diverged
+        self.points = points
+        self.grid = grid
+        self.steps = steps
+        self.record_every = record_every
+
+    def __getattr__(self, name: str) -> np.ndarray:
+        metrics = self.__dict__.get("metrics", {})
+        if name in metrics:
+            return metrics[name]
+        raise AttributeError(
+            f"{self.__dict__.get('label')!r} has no metric {name!r}; has {sorted(metrics)}"
+        )
+
+    def cumulative_regret(self) -> np.ndarray:
+        """Cumulative pseudo-regret at each stored step, (points, seeds, steps)."""
+        return np.cumsum(self.regret * self.record_every, axis=-1)
+
+    def __repr__(self) -> str:
+        shape = next(iter(self.metrics.values())).shape if self.metrics else ()
+        return f"AgentResults({self.label!r}, metrics={sorted(self.metrics)}, shape={shape})"
+
+
+class Results:
+    """All agents' results and the resolved experiment (``experiments.run`` / ``load``).
+
+    Attributes:
+      config: the resolved experiment as a dict (plus versions, revision).
+      agents: the agent labels, in experiment order.
+      steps: ``(num_recorded,)`` the number of steps done at each stored value.
+      record_every: the block length each stored value averages.
+      summary: the rows of ``summary.csv`` (list of dicts).
+      path: the results folder, when saved or loaded.
+    """
+
+    def __init__(
+        self, config: dict, agent_results: dict[str, AgentResults], path: Path | None = None
+    ):
+        self.config = config
+        self._agents = agent_results
+        self.path = path
+        first = next(iter(agent_results.values()))
+        self.steps = first.steps
+        self.record_every = first.record_every
+        self.summary = summary_rows(self)
+
+    @property
+    def agents(self) -> list[str]:
+        return list(self._agents)
+
+    def __getitem__(self, label: str) -> AgentResults:
+        if label not in self._agents:
+            raise KeyError(f"no agent {label!r}; agents: {', '.join(self._agents)}")
+        return self._agents[label]
+
+    def __iter__(self):
+        return iter(self._agents.values())
+
+    def __repr__(self) -> str:
+        return (
+            f"Results({self.config.get('name')!r}, agents={self.agents}, steps={len(self.steps)})"
+        )
+
+
+def summary_rows(results: Results) -> list[dict[str, Any]]:
+    """One row per agent and point (see :func:`experiments.stats.summary_rows`)."""
+    from experiments import stats
+
+    return stats.summary_rows(results)
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` via a temporary file in the same folder and a rename."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def atomic_write_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
+    buffer = io.BytesIO()
+    np.savez(buffer, **arrays)
+    atomic_write_bytes(path, buffer.getvalue())
+
+
+def _csv_text(rows: list[dict[str, Any]]) -> str:
+    columns: list[str] = []
+    for row in rows:
+        columns += [k for k in row if k not in columns]
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    return buffer.getvalue()
+
+
+def save(results: Results, out_dir: str | Path, figures: bool = True) -> Path:
+    """Write a results folder (atomically, ``config.json`` last); returns its path."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    complete = out / "config.json"
+    if complete.exists():  # overwriting: mark incomplete first
+        complete.unlink()
+    arrays: dict[str, np.ndarray] = {"steps": np.asarray(results.steps)}
+    for agent in results:
+        for name, value in agent.metrics.items():
+            arrays[f"{agent.label}/{name}"] = np.asarray(value)
+        arrays[f"{agent.label}/diverged"] = np.asarray(agent.diverged, bool)
+    atomic_write_npz(out / "metrics.npz", arrays)
+    atomic_write_bytes(out / "summary.csv", _csv_text(results.summary).encode())
+    results.path = out
+    if figures:
+        from experiments import figures as figure_module
+
+        figure_module.draw(results, out)
+    config = dict(results.config)
+    config["format_version"] = FORMAT_VERSION
+    config["complete"] = True
+    config["axes"] = list(AXES)
+    config["record_every"] = int(results.record_every)
+    config["agent_points"] = {a.label: a.points for a in results}
+    config["agent_grids"] = {a.label: a.grid for a in results}
+    atomic_write_bytes(
+        complete, (json.dumps(config, indent=2, default=_json_default) + "\n").encode()
+    )
+    return out
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, tuple):
+        return list(value)
+    return str(value)
+
+
+def load(path: str | Path) -> Results:
+    """Read a results folder written by :func:`save` (never unpickles anything)."""
+    path = Path(path)
+    config_path = path / "config.json"
+    if not config_path.is_file():
+        raise ConfigError(f"{path}: not a complete results folder (no config.json)")
+    config = json.loads(config_path.read_text())
+    if not config.get("complete"):
+        raise ConfigError(f"{path}: the run that wrote it did not finish")
+    if config.get("format_version", 0) > FORMAT_VERSION:
+        raise ConfigError(
+            f"{path}: written by a newer driftsim (format {config['format_version']})"
+        )
+    with np.load(path / "metrics.npz", allow_pickle=False) as data:
+        arrays = {k: data[k] for k in data.files}
+    steps = arrays.pop("steps")
+    record_every = int(config.get("record_every", 1))
+    agent_results = {}
+    for label in config["agent_points"]:
+        prefix = f"{label}/"
+        metrics = {k[len(prefix) :]: v for k, v in arrays.items() if k.startswith(prefix)}
+        diverged = metrics.pop("diverged")
+        agent_results[label] = AgentResults(
+            label,
+            metrics,
+            diverged,
+            config["agent_points"][label],
+            config["agent_grids"].get(label),
+            steps,
+            record_every,
+        )
+    return Results(config, agent_results, path)

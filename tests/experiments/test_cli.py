@@ -1,0 +1,96 @@
+"""The CLI: bad input is one line, exit status 2, no traceback, before any compilation."""
+
+import subprocess
+import sys
+
+import pytest
+
+from experiments import cli
+from experiments.schema import ConfigError
+
+
+def run_cli(*args, cwd=None):
+    return subprocess.run(
+        [sys.executable, "-m", "experiments", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        timeout=120,
+    )
+
+
+@pytest.mark.parametrize(
+    "args, needle",
+    [
+        (["run", "no-such-preset"], "unknown preset 'no-such-preset'"),
+        (["run", "--set", "agent=no_such_agent"], "unknown agent 'no_such_agent'"),
+        (["run", "--set", "env=no_such_env"], "unknown environment 'no_such_env'"),
+        (["run", "--set", "agent.epsilon=1.5"], "epsilon = 1.5: must be in [0, 1]"),
+        (
+            ["run", "--set", "agent.no_field=1"],
+            "no agent (epsilon_greedy) has the field 'no_field'",
+        ),
+        (["run", "--set", "agents.nolabel.epsilon=0.1"], "unknown agent label"),
+        (["run", "--set", "env.noise=-1"], "env.noise = -1: must be >= 0"),
+        (["run", "--steps", "0"], "must be >= 1"),
+        (["run", "--seeds", "0"], "must be >= 1"),
+        (["run", "--sweep", "agent.epsilon=logspace(1,2)"], "SPEC is a comma list"),
+        (["run", "--sweep", "agent.epsilon=0.1,2"], "epsilon = 2: must be in [0, 1]"),
+        (["run", "--set", "env.num_arms=1"], "env.num_arms = 1: must be an integer >= 2"),
+    ],
+)
+def test_bad_input_is_one_line_with_status_2(args, needle):
+    result = run_cli(*args)
+    assert result.returncode == 2, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert needle in lines[0]
+    assert "Traceback" not in result.stderr
+
+
+def test_malformed_toml_file(tmp_path):
+    path = tmp_path / "bad.toml"
+    path.write_text("num_seeds = [\n")
+    result = run_cli("run", str(path))
+    assert result.returncode == 2
+    assert "malformed TOML" in result.stderr
+
+
+def test_unknown_experiment_key(tmp_path):
+    path = tmp_path / "bad.toml"
+    path.write_text('num_sedes = 3\n[env]\nname = "bernoulli"\n[[agents]]\nname = "random"\n')
+    result = run_cli("run", str(path))
+    assert result.returncode == 2
+    assert "num_sedes: unknown experiment key" in result.stderr
+
+
+def test_parse_spec():
+    assert cli.parse_spec("k", "0,0.01,0.1") == [0, 0.01, 0.1]
+    assert cli.parse_spec("k", "logspace(-2,0,3)") == [0.01, 0.1, 1.0]
+    assert cli.parse_spec("k", "linspace(0, 1, 3)") == [0.0, 0.5, 1.0]
+    with pytest.raises(ConfigError, match="integer n"):
+        cli.parse_spec("k", "linspace(0, 1, x)")
+
+
+def test_set_and_sweep_edit_the_experiment():
+    args = cli.make_parser().parse_args(
+        [
+            "run",
+            "testbed",
+            "--seeds",
+            "3",
+            "--steps",
+            "20",
+            "--set",
+            "agents.greedy.initial_value=5",
+            "--set",
+            "agent.epsilon=0.2",
+            "--sweep",
+            "env.noise=0.5,1",
+        ]
+    )
+    experiment = cli.build_experiment(args)
+    assert experiment.num_seeds == 3 and experiment.num_steps == 20
+    assert experiment.agents[0].fields == {"epsilon": 0.2, "initial_value": 5}
+    assert all(a.fields["epsilon"] == 0.2 for a in experiment.agents)
+    assert experiment.sweep.axes == {"env.noise": [0.5, 1]}
