@@ -29,6 +29,8 @@ from experiments.runner import advance, init_carry, split_run_key
 MEMORY_BUDGET_BYTES = 1 << 30
 #: Key of the dummy point axis of a group that sweeps nothing traced.
 POINT_PLACEHOLDER = "_point"
+#: Most (point, seed) lanes run in one vectorised batch; larger grids are batched over points.
+MAX_LANES = 1 << 16
 #: Target number of (point × seed × step) evaluations per chunk when none is given.
 CHUNK_WORK = 20_000_000
 
@@ -88,11 +90,20 @@ class CompiledGroup:
     chunk: Callable
 
 
-def compile_group(group: PointGroup, record_every: int) -> CompiledGroup:
+def point_batch_size(num_points: int, num_seeds: int) -> int | None:
+    """Points evaluated together: all of them unless points × seeds exceeds ``MAX_LANES``,
+    then batches (``lax.map`` with ``batch_size``) so memory and cache use stay bounded."""
+    if num_points * num_seeds <= MAX_LANES:
+        return None
+    return max(1, MAX_LANES // max(num_seeds, 1))
+
+
+def compile_group(group: PointGroup, record_every: int, num_seeds: int) -> CompiledGroup:
     """``init(traced, keys, env_params, hparams) -> carry`` and
     ``chunk(carry, traced, keys, env_params, hparams, t_start, num_steps) -> (carry, log)``,
     each over (points, seeds)."""
     env, agent = group.env, group.agent
+    batch_size = point_batch_size(len(group.indices), num_seeds)
 
     def init_point(traced, keys, env_params, hparams):
         env_params, hparams = _apply_traced(env_params, hparams, traced)
@@ -118,11 +129,34 @@ def compile_group(group: PointGroup, record_every: int) -> CompiledGroup:
 
         return jax.vmap(one_seed)(carry, keys)
 
+    def chunk_points(carry, traced, keys, env_params, hparams, t_start, num_steps):
+        def batch(xs):
+            return jax.vmap(chunk_point, in_axes=(0, 0, None, None, None, None, None))(
+                *xs, keys, env_params, hparams, t_start, num_steps
+            )
+
+        if batch_size is None:
+            return batch((carry, traced))
+        return _map_in_batches(batch, (carry, traced), len(group.indices), batch_size)
+
     init = jax.jit(jax.vmap(init_point, in_axes=(0, None, None, None)))
-    chunk = jax.jit(
-        jax.vmap(chunk_point, in_axes=(0, 0, None, None, None, None, None)), static_argnums=6
-    )
+    chunk = jax.jit(chunk_points, static_argnums=6)
     return CompiledGroup(init=init, chunk=chunk)
+
+
+def _map_in_batches(fn: Callable, xs: Any, size: int, batch_size: int) -> Any:
+    """``fn`` over the leading axis of ``xs`` in sequential batches (``lax.map``), padding
+    the last batch with copies of the last entry (explicit shapes: zero-size leaves work)."""
+    num_batches = -(-size // batch_size)
+    padded = num_batches * batch_size
+
+    def split(x):
+        if padded > size:
+            x = jnp.concatenate([x, jnp.repeat(x[-1:], padded - size, axis=0)])
+        return x.reshape((num_batches, batch_size) + x.shape[1:])
+
+    out = jax.lax.map(fn, jax.tree.map(split, xs))
+    return jax.tree.map(lambda y: y.reshape((padded,) + y.shape[2:])[:size], out)
 
 
 class Progress:
@@ -190,7 +224,7 @@ def run_group(
     ``checkpoint`` (optional) has ``load(treedef_like) -> (t_done, carry, logs) | None`` and
     ``save(t_done, carry, logs)``; a run resumed from it gives the same numbers.
     """
-    compiled = compile_group(group, record_every)
+    compiled = compile_group(group, record_every, len(keys))
     num_points = len(group.indices)
     traced = {k: jnp.asarray(v) for k, v in group.traced.items()}
     traced.setdefault(POINT_PLACEHOLDER, jnp.zeros((num_points,), jnp.float32))

@@ -73,7 +73,7 @@ class AgentResults:
 
     def cumulative_regret(self) -> np.ndarray:
         """Cumulative pseudo-regret at each stored step, (points, seeds, steps)."""
-        return np.cumsum(self.regret * self.record_every, axis=-1)
+        return np.cumsum(self.regret, axis=-1, dtype=np.float64) * self.record_every
 
     def __repr__(self) -> str:
         shape = next(iter(self.metrics.values())).shape if self.metrics else ()

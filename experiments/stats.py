@@ -275,10 +275,11 @@ def mean_ci(x: Any, axis: int = 0, level: float = 0.95, method: str = "t") -> In
 
 def bootstrap_ci(
     x: Any,
-    axis: int = 0,
     level: float = 0.95,
     num_resamples: int = 2000,
     seed: int = 0,
+    *,
+    axis: int = 0,
     max_elements: int = 2**24,
 ) -> Interval:
     """Percentile bootstrap interval of the mean over ``axis`` (the seeds).
@@ -290,10 +291,10 @@ def bootstrap_ci(
 
     Args:
       x: array with the seeds along ``axis``; non-finite values are left out.
-      axis: the seeds axis.
       level: confidence level in (0, 1).
       num_resamples: B.
       seed: seed of the resampling (numpy ``default_rng``).
+      axis: the seeds axis (keyword only).
       max_elements: cells are processed in batches of at most this many resampled values.
 
     Returns:
@@ -378,10 +379,13 @@ def paired_difference(a: Any, b: Any, axis: int = 0, level: float = 0.95) -> Int
 _CORE_METRICS = ("reward", "regret", "optimal")
 
 
-def _cumulative_regret(r: Any, record_every: int) -> np.ndarray:
-    if hasattr(r, "cumulative_regret"):
-        return np.asarray(r.cumulative_regret(), dtype=np.float64)
-    return np.cumsum(np.asarray(r.regret, dtype=np.float64) * record_every, axis=-1)
+def cumulative_regret(regret: Any, record_every: int = 1) -> np.ndarray:
+    """``cumsum(regret · record_every)`` along the last axis, accumulated in float64.
+
+    Same definition as ``AgentResults.cumulative_regret()``; float64 keeps long float32
+    runs exact enough (a float32 running sum over 10⁷ steps drifts visibly).
+    """
+    return np.cumsum(np.asarray(regret, dtype=np.float64), axis=-1) * record_every
 
 
 def _diverged_mask(r: Any, shape: tuple[int, int]) -> np.ndarray:
@@ -442,7 +446,7 @@ def run_summaries(results: Any) -> dict[str, dict[str, np.ndarray]]:
             bad |= ~np.isfinite(values).all(axis=-1)
         rows: dict[str, np.ndarray] = {}
         if "regret" in metrics:
-            cum = _cumulative_regret(r, record_every)
+            cum = cumulative_regret(metrics["regret"], record_every)
             final = np.where(bad, np.nan, cum[..., -1])
             rows["final_regret"] = final
             rows["avg_regret"] = final / horizon
@@ -547,13 +551,18 @@ def _same(u: Any, v: Any) -> bool:
 def match_point(point: dict[str, Any], candidates: list[dict[str, Any]]) -> int | None:
     """Index of the candidate point that matches ``point`` (None when none or ambiguous).
 
-    A candidate matches when every key the two share has the same value; among several,
-    the one with exactly the same keys and values wins.
+    A candidate matches when every key the two share has the same value (None, a field
+    the agent does not have, matches anything); among several, the one with exactly the
+    same keys and values wins.
     """
     shared = [
         i
         for i, c in enumerate(candidates)
-        if all(_same(point[k], c[k]) for k in point.keys() & c.keys())
+        if all(
+            _same(point[k], c[k])
+            for k in point.keys() & c.keys()
+            if point[k] is not None and c[k] is not None
+        )
     ]
     if len(shared) == 1:
         return shared[0]

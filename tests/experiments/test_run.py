@@ -172,3 +172,12 @@ def test_diverged_runs_are_flagged_and_do_not_poison_other_points():
     diverged = experiments.api.mark_diverged(metrics)
     np.testing.assert_array_equal(diverged, [[False, True], [True, False]])
     assert np.isnan(metrics["regret"][0, 1]).all() and np.isfinite(metrics["regret"][0, 0]).all()
+
+
+def test_point_batching_equals_one_vectorised_batch(monkeypatch):
+    sweep = {"mode": "grid", "agent.epsilon": [0.0, 0.1, 0.2, 0.3, 0.4]}
+    whole = run(experiment(sweep=sweep), figures=False)["greedy"]
+    monkeypatch.setattr(execute, "MAX_LANES", 6)  # 2 points of 3 seeds per batch
+    assert execute.point_batch_size(5, 3) == 2
+    batched = run(experiment(sweep=sweep), figures=False)["greedy"]
+    np.testing.assert_array_equal(whole.reward, batched.reward)

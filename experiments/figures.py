@@ -1,0 +1,464 @@
+"""The figures of a results folder: which to draw, from which arrays, under which names.
+
+:func:`draw` reads a Results object (``experiments.load(DIR)`` or ``experiments.run``) and
+writes the figures its experiment names (``config["figures"]``), each as PNG and PDF;
+:func:`compare` overlays the regret curves of several results folders.  The drawing itself
+is :mod:`experiments.plots`; the numbers come from :mod:`experiments.stats`.
+
+Figure names (files ``NAME.png`` and ``NAME.pdf``):
+
+============  ==========================================================================
+regret        mean cumulative regret with a 95% band, linear time
+regret_log    the same on a log-time axis, with the Lai–Robbins bound for a ``bernoulli``
+              environment with fixed ``means``
+reward        average reward per step
+optimal       % optimal action per step
+sensitivity   final cumulative regret against each swept value (``sensitivity.png``, or
+              ``sensitivity_<key>.png`` when several keys are swept), one curve per agent,
+              diverged points marked; for a 2-D grid also ``heatmap_<label>.png`` per agent
+loss          average loss per step (full-information streams), when the metric exists
+============  ==========================================================================
+
+The per-step curves (reward, optimal, loss) are smoothed per run by a trailing mean over
+``max(1, T // 100)`` stored values before the mean and band over seeds.
+
+An agent with several points gets one curve per point, labelled ``label (key=value)`` with
+the keys that vary across its points (``agent.`` dropped: ``eps (epsilon=0.1)``), in
+shades of the agent's colour; diverged seeds are left out of the curves and counted in the
+label.  A figure that does not apply (no sweep, no
+such metric) is skipped.  Files are written atomically: a temporary file in the same folder,
+then ``os.replace``, so a crash never leaves a half-written figure.
+
+Example::
+
+    paths = draw(experiments.load("results/testbed"), "results/testbed")
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import tempfile
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+import numpy as np
+
+from experiments import plots, stats
+from simulator.params import ConfigError
+
+FIGURES = ("regret", "regret_log", "reward", "optimal", "sensitivity", "loss")
+DEFAULT_FIGURES = ("regret", "sensitivity")
+FORMATS = ("png", "pdf")
+
+_PDF_METADATA = {"CreationDate": None}  # reproducible PDFs
+
+
+def check_names(names: Sequence[str], key: str = "figures") -> list[str]:
+    """Validate figure names: ConfigError naming the bad one and the allowed values."""
+    if isinstance(names, str):
+        names = [names]
+    for name in names:
+        if name not in FIGURES:
+            raise ConfigError(f"{key} = {name!r}: unknown figure; one of {list(FIGURES)}")
+    return list(names)
+
+
+def save(fig: Any, out_dir: str | os.PathLike, name: str, formats: Sequence[str] = FORMATS):
+    """Write ``fig`` as ``out_dir/name.<fmt>`` for each format, atomically.
+
+    Each file is written to a temporary file in ``out_dir`` and moved into place with
+    ``os.replace``; on an error the temporary file is removed and nothing else changes.
+
+    Returns:
+      The written paths.
+    """
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for fmt in formats:
+        path = out_dir / f"{name}.{fmt}"
+        fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=f".{fmt}.tmp", dir=out_dir)
+        try:
+            with os.fdopen(fd, "wb") as f:
+                with matplotlib.rc_context(plots.PAPER_RC):
+                    if fig.get_layout_engine() is not None:
+                        # lay out once at the figure's size, then freeze: a second
+                        # tight-cropped save must not rerun constrained layout on the crop
+                        fig.canvas.draw()
+                        fig.set_layout_engine("none")
+                    metadata = _PDF_METADATA if fmt == "pdf" else None
+                    fig.savefig(f, format=fmt, metadata=metadata)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, path)
+        except BaseException:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
+            raise
+        paths.append(path)
+    return paths
+
+
+def safe_name(text: str) -> str:
+    """A file-name-safe version of a label or key (``agent.epsilon`` stays readable)."""
+    return re.sub(r"[^A-Za-z0-9_.=-]+", "_", str(text)).strip("_") or "x"
+
+
+# ---------------------------------------------------------------------------------------
+# From Results to curves
+# ---------------------------------------------------------------------------------------
+
+
+def _varying_keys(points: Sequence[Mapping[str, Any]]) -> list[str]:
+    keys: dict[str, None] = {}
+    for p in points:
+        keys.update(dict.fromkeys(p))
+    return [k for k in keys if len({repr(plots.format_value(p.get(k))) for p in points}) > 1]
+
+
+def short_key(key: str, label: str) -> str:
+    """A swept key as shown next to an agent's label: ``agent.epsilon`` -> ``epsilon``,
+    ``agents.LABEL.c`` -> ``c``; environment keys keep their ``env.`` prefix."""
+    for prefix in (f"agents.{label}.", "agent."):
+        if key.startswith(prefix):
+            return key[len(prefix) :]
+    return key
+
+
+def point_label(label: str, point: Mapping[str, Any], keys: Sequence[str]) -> str:
+    """``label (key=value, ...)`` for the given keys of a point; ``label`` when none."""
+    if not keys:
+        return label
+    inner = ", ".join(f"{short_key(k, label)}={plots.format_value(point.get(k))}" for k in keys)
+    return f"{label} ({inner})"
+
+
+def _metric(r: Any, name: str) -> np.ndarray | None:
+    metrics = getattr(r, "metrics", None)
+    if metrics is not None and name in metrics:
+        return np.asarray(metrics[name], dtype=np.float64)
+    value = getattr(r, name, None)
+    return None if value is None or callable(value) else np.asarray(value, dtype=np.float64)
+
+
+def _diverged(r: Any, shape: tuple[int, ...]) -> np.ndarray:
+    d = getattr(r, "diverged", None)
+    if d is None:
+        return np.zeros(shape, dtype=bool)
+    return np.broadcast_to(np.asarray(d, dtype=bool), shape)
+
+
+def _cumulative_regret(results: Any, r: Any) -> np.ndarray | None:
+    regret = _metric(r, "regret")
+    if regret is None:
+        return None
+    return stats.cumulative_regret(regret, int(getattr(results, "record_every", 1)))
+
+
+def agent_curves(
+    results: Any, values_of, prefix: str = ""
+) -> tuple[dict[str, np.ndarray], dict[str, list[str]]]:
+    """Per-point ``(seeds, T)`` curves of every agent, diverged seeds set to NaN.
+
+    Args:
+      results: a Results object.
+      values_of: ``(results, agent_results) -> (points, seeds, T)`` array or None.
+      prefix: put before every label (``"folder/"`` in :func:`compare`).
+
+    Returns:
+      ``(curves, groups)``: curve label -> ``(seeds, T)``; agent label -> its curve labels.
+    """
+    curves: dict[str, np.ndarray] = {}
+    groups: dict[str, list[str]] = {}
+    for label in results.agents:
+        r = results[label]
+        values = values_of(results, r)
+        if values is None:
+            continue
+        bad = _diverged(r, values.shape[:2]) | ~np.isfinite(values).all(axis=-1)
+        values = np.where(bad[..., None], np.nan, values)
+        keys = _varying_keys(r.points)
+        names = []
+        for i, point in enumerate(r.points):
+            name = point_label(prefix + label, point, keys)
+            num_bad = int(bad[i].sum())
+            if num_bad:
+                name += f" [{num_bad}/{bad.shape[1]} diverged]"
+            curves[name] = values[i]
+            names.append(name)
+        groups[prefix + label] = names
+    return curves, groups
+
+
+def _bernoulli_means(results: Any) -> list[float] | None:
+    """Fixed arm means of a ``bernoulli`` environment from the config, else None."""
+    env = (getattr(results, "config", None) or {}).get("env") or {}
+    if not isinstance(env, Mapping) or env.get("name") != "bernoulli":
+        return None
+    means = env.get("means")
+    for section in ("static", "fields", "params"):
+        if means is None and isinstance(env.get(section), Mapping):
+            means = env[section].get("means")
+    if means is None:
+        return None
+    for label in results.agents:  # a sweep over the means has no single bound
+        if any(k.startswith("env.means") for p in results[label].points for k in p):
+            return None
+    return [float(m) for m in means]
+
+
+def _reward_window(num_values: int) -> int:
+    return max(1, num_values // 100)
+
+
+# ---------------------------------------------------------------------------------------
+# The figures
+# ---------------------------------------------------------------------------------------
+
+
+def _fig_regret(results, log_x: bool):
+    curves, groups = agent_curves(results, _cumulative_regret)
+    if not curves:
+        return None
+    steps = np.asarray(results.steps)
+    bound = None
+    if log_x:
+        means = _bernoulli_means(results)
+        if means is not None:
+            bound = (steps, plots.lai_robbins_curve(means, steps))
+    fig, _ = plots.plot_regret(
+        steps, curves, log_x=log_x, lower_bound=bound, colors=plots.curve_colors(groups)
+    )
+    return fig
+
+
+def _fig_metric(results, name: str, ylabel: str, optimal: bool = False):
+    curves, groups = agent_curves(results, lambda res, r: _metric(r, name))
+    if not curves:
+        return None
+    steps = np.asarray(results.steps)
+    colors = plots.curve_colors(groups)
+    window = _reward_window(len(steps))
+    if optimal:
+        fig, _ = plots.plot_optimal(steps, curves, colors=colors, window=window)
+    else:
+        fig, _ = plots.plot_curves(steps, curves, ylabel=ylabel, colors=colors, window=window)
+    return fig
+
+
+def _final_metric(results) -> tuple[dict[str, dict[str, np.ndarray]], str, str]:
+    """Per-run final values per agent, the summary name used and its axis label."""
+    runs = stats.run_summaries(results)
+    for name, ylabel in (("final_regret", "Final cumulative regret"), ("avg_loss", "Average loss")):
+        if any(name in v for v in runs.values()):
+            return runs, name, ylabel
+    return runs, "", ""
+
+
+def _sensitivity_figures(results) -> list[tuple[str, Any]]:
+    runs, metric, ylabel = _final_metric(results)
+    if not metric:
+        return []
+    keys = [
+        k
+        for k in stats.point_keys(results)
+        if len({repr(p[k]) for label in results.agents for p in results[label].points if k in p})
+        > 1
+    ]
+    out = []
+    for key in keys:
+        values: dict[str, list[Any]] = {}
+        finals: dict[str, np.ndarray] = {}
+        diverged: dict[str, np.ndarray] = {}
+        groups: dict[str, list[str]] = {}
+        for label in results.agents:
+            r = results[label]
+            if metric not in runs[label]:
+                continue
+            final, bad = runs[label][metric], runs[label]["diverged"]
+            names: list[str] = []
+            if all(key not in p for p in r.points):  # not swept here: reference line(s)
+                others = _varying_keys(r.points)
+                for i, p in enumerate(r.points):
+                    name = point_label(label, p, others)
+                    values[name], finals[name], diverged[name] = (
+                        [],
+                        final[i : i + 1],
+                        bad[i : i + 1],
+                    )
+                    names.append(name)
+            else:
+                others = [k for k in _varying_keys(r.points) if k != key]
+                by_rest: dict[str, list[int]] = {}
+                for i, p in enumerate(r.points):
+                    if key in p:
+                        rest = repr([plots.format_value(p.get(k)) for k in others])
+                        by_rest.setdefault(rest, []).append(i)
+                for idx in by_rest.values():
+                    name = point_label(label, r.points[idx[0]], others)
+                    values[name] = [r.points[i][key] for i in idx]
+                    finals[name], diverged[name] = final[idx], bad[idx]
+                    names.append(name)
+            groups[label] = names
+        if not finals:
+            continue
+        all_values = [v for vs in values.values() for v in vs]
+        log_x = plots.is_numeric(all_values) and _log_spaced(all_values)
+        fig, _ = plots.plot_sensitivity(
+            values,
+            finals,
+            diverged,
+            xlabel=key,
+            ylabel=ylabel,
+            log_x=log_x,
+            colors=plots.curve_colors(groups),
+        )
+        name = "sensitivity" if len(keys) == 1 else f"sensitivity_{safe_name(key)}"
+        out.append((name, fig))
+    out.extend(_heatmaps(results, runs, metric, ylabel))
+    return out
+
+
+def _log_spaced(values: Sequence[float]) -> bool:
+    """Log axis when the positive values span more than a factor of 20."""
+    arr = np.abs(np.asarray(values, dtype=np.float64))
+    arr = arr[arr > 0]
+    return arr.size > 1 and arr.max() / arr.min() > 20
+
+
+def _heatmaps(results, runs, metric: str, zlabel: str) -> list[tuple[str, Any]]:
+    out = []
+    for label in results.agents:
+        r = results[label]
+        grid = getattr(r, "grid", None)
+        if not grid or len(grid) != 2 or metric not in runs[label]:
+            continue
+        (ykey, yvals), (xkey, xvals) = list(grid.items())
+        ny, nx = len(yvals), len(xvals)
+        final, bad = runs[label][metric], runs[label]["diverged"]
+        if final.shape[0] != ny * nx:
+            continue
+        ci = stats.mean_ci(np.where(bad, np.nan, final), axis=1)
+        point_bad = bad.any(axis=1)
+        z = np.where(point_bad, np.nan, ci.mean).reshape(ny, nx)
+        fig, _ = plots.plot_heatmap(
+            xvals, yvals, z, xkey, ykey, zlabel, diverged=point_bad.reshape(ny, nx)
+        )
+        fig.axes[0].set_title(label)
+        out.append((f"heatmap_{safe_name(label)}", fig))
+    return out
+
+
+def _figures_named(results, name: str) -> list[tuple[str, Any]]:
+    if name == "regret":
+        return [(name, _fig_regret(results, log_x=False))]
+    if name == "regret_log":
+        return [(name, _fig_regret(results, log_x=True))]
+    if name == "reward":
+        return [(name, _fig_metric(results, "reward", "Average reward"))]
+    if name == "optimal":
+        return [(name, _fig_metric(results, "optimal", "", optimal=True))]
+    if name == "loss":
+        return [(name, _fig_metric(results, "loss", "Loss"))]
+    if name == "sensitivity":
+        return _sensitivity_figures(results)
+    raise ConfigError(f"figures = {name!r}: unknown figure; one of {list(FIGURES)}")
+
+
+def draw(
+    results: Any,
+    out_dir: str | os.PathLike,
+    names: Sequence[str] | None = None,
+    formats: Sequence[str] = FORMATS,
+) -> list[Path]:
+    """Draw and save the figures of a results object.
+
+    Args:
+      results: a Results object (``experiments.load(DIR)`` or ``experiments.run(...)``).
+      out_dir: folder to write into (created if missing).
+      names: figure names (see :data:`FIGURES`); default ``results.config["figures"]``,
+        else :data:`DEFAULT_FIGURES`.
+      formats: file formats, PNG and PDF by default.
+
+    Returns:
+      The paths written (figures that do not apply are skipped).
+
+    Example::
+
+        draw(results, "out", names=["regret_log", "optimal"])
+    """
+    if names is None:
+        names = (getattr(results, "config", None) or {}).get("figures") or DEFAULT_FIGURES
+    names = check_names(names)
+    paths: list[Path] = []
+    for name in dict.fromkeys(names):
+        for file_name, fig in _figures_named(results, name):
+            if fig is not None:
+                paths.extend(save(fig, out_dir, file_name, formats))
+    return paths
+
+
+def _folder_name(item: Any, index: int) -> str:
+    for attr in ("path", "directory", "dir", "root"):
+        value = getattr(item, attr, None)
+        if value:
+            return Path(value).name
+    return f"run{index + 1}"
+
+
+def compare(
+    results_list: Sequence[Any] | Mapping[str, Any],
+    out_dir: str | os.PathLike,
+    formats: Sequence[str] = FORMATS,
+) -> list[Path]:
+    """Overlay the cumulative-regret curves of several results folders.
+
+    Args:
+      results_list: Results objects or results folders (paths, loaded with
+        ``experiments.load``), or a mapping name -> either.  Curves are labelled
+        ``name/label``; a name is the folder's name (else ``run1``, ``run2``, ...).
+      out_dir: folder to write into.
+      formats: file formats.
+
+    Returns:
+      The written paths: ``compare_regret`` and ``compare_regret_log`` (PNG and PDF).
+
+    Example::
+
+        compare(["results/a", "results/b"], "results/compare")
+    """
+    if isinstance(results_list, Mapping):
+        items = list(results_list.items())
+    else:
+        items = []
+        for i, item in enumerate(results_list):
+            name = Path(item).name if isinstance(item, (str, os.PathLike)) else None
+            items.append((name or _folder_name(item, i), item))
+    curves: dict[str, np.ndarray] = {}
+    steps: dict[str, np.ndarray] = {}
+    groups: dict[str, list[str]] = {}
+    seen: set[str] = set()
+    for name, item in items:
+        if isinstance(item, (str, os.PathLike)):
+            import experiments  # the results loader lives in the package __init__
+
+            item = experiments.load(item)
+        while name in seen:  # two folders with one name
+            name += "'"
+        seen.add(name)
+        c, g = agent_curves(item, _cumulative_regret, prefix=f"{name}/")
+        curves.update(c)
+        groups.update(g)
+        steps.update({label: np.asarray(item.steps) for label in c})
+    if not curves:
+        return []
+    colors = plots.curve_colors(groups)
+    paths: list[Path] = []
+    for file_name, log_x in (("compare_regret", False), ("compare_regret_log", True)):
+        fig, _ = plots.plot_regret(steps, curves, log_x=log_x, colors=colors)
+        paths.extend(save(fig, out_dir, file_name, formats))
+    return paths
