@@ -4,7 +4,7 @@
 your own; ``agents.wrap(agent, wrapper_name, **static)`` applies a registered wrapper.
 """
 
-from agents import classic, contextual, neural, nonstationary, wrappers
+from agents import classic, contextual, neural, nonstationary, ogd, wrappers
 from agents.types import Agent, Transition
 from simulator.registry import Registry
 
@@ -15,7 +15,7 @@ register_wrapper = WRAPPERS.register
 make = REGISTRY.make
 names = REGISTRY.names
 
-for _package in (classic, contextual, nonstationary, neural):
+for _package in (classic, contextual, nonstationary, neural, ogd):
     _package.register_all(REGISTRY)
 wrappers.register_all(WRAPPERS)
 

@@ -54,6 +54,10 @@ class Agent:
       update: ``(key, state, transition, hparams) -> state``.
       default_hparams: ``() -> hparams``, a ``flax.struct.dataclass`` of traced knobs.
       static: the static structure it was built from (for configs and listings).
+      estimate: optional ``state -> parameter estimate`` in the layout of the environment's
+        ``oracle.true_param``; when given (and the shapes agree) the runner logs the
+        tracking error ``param_error = ||estimate - true_param||`` of the estimate used to
+        act, against the parameter that generated the reward.
     """
 
     name: str
@@ -62,3 +66,5 @@ class Agent:
     update: Callable[[Array, Any, Transition, Any], Any]
     default_hparams: Callable[[], Any]
     static: dict[str, Any] = dataclasses.field(default_factory=dict)
+    estimate: Callable[[Any], Array] | None = None
+    action_probabilities: Callable[[Any, Context, Any], Array] | None = None

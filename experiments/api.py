@@ -28,6 +28,10 @@ from simulator.params import ConfigError
 
 #: Metric values beyond this magnitude count as a blow-up (the run diverged).
 BLOW_UP = 1e15
+#: A run whose late mean loss exceeds this many times its early mean loss diverged.
+LOSS_BLOW_UP = 10.0
+#: Stored loss values that stand for the untrained model in the blow-up test.
+EARLY_VALUES = 10
 
 
 def as_experiment(experiment: Any) -> Experiment:
@@ -76,8 +80,22 @@ def git_revision() -> str | None:
     return None
 
 
+def loss_blew_up(loss: np.ndarray) -> np.ndarray:
+    """Runs whose mean loss over the last 10% of the horizon exceeds ``LOSS_BLOW_UP`` times
+    the median of the first ``EARLY_VALUES`` stored values (the untrained model): Adam or
+    RMSprop at a too-large learning rate stay finite but blow up.  (points, seeds) bool."""
+    num = loss.shape[-1]
+    if num < 20:
+        return np.zeros(loss.shape[:-1], bool)
+    with np.errstate(invalid="ignore", over="ignore"):
+        early = np.median(loss[..., :EARLY_VALUES], axis=-1)
+        late = np.mean(loss[..., -max(1, num // 10) :], axis=-1, dtype=np.float64)
+        return late > LOSS_BLOW_UP * np.maximum(early, 1e-6)
+
+
 def mark_diverged(metrics: dict[str, np.ndarray]) -> np.ndarray:
-    """Flag runs with any non-finite or blown-up value, and blank their metrics to NaN.
+    """Flag runs with any non-finite or huge value, or a loss blow-up (:func:`loss_blew_up`),
+    and blank their metrics to NaN.
 
     Returns the bool (points, seeds) flags; the metrics are modified in place so that means
     over seeds (which ignore NaN) are never poisoned by a diverged run.
@@ -87,6 +105,8 @@ def mark_diverged(metrics: dict[str, np.ndarray]) -> np.ndarray:
         bad = ~np.isfinite(value) | (np.abs(value) > BLOW_UP)
         flags = bad.any(axis=-1)
         diverged = flags if diverged is None else diverged | flags
+    if "loss" in metrics:
+        diverged |= loss_blew_up(metrics["loss"])
     for name, value in metrics.items():
         metrics[name] = np.where(diverged[..., None], np.nan, value).astype(np.float32)
     return diverged

@@ -109,8 +109,18 @@ def _agent_field_kind(config: AgentConfig, key: str) -> str | None:
 
 
 def _default_agent(config: AgentConfig) -> Agent:
-    """The agent with its default static fields, for introspection of its hparams."""
-    return agent_registry.make(config.name)
+    """The agent with the configured static fields (others default), for introspecting its
+    hparams (which may depend on a static choice, e.g. LinUCB's ``radius``)."""
+    static_names = agent_registry.REGISTRY.static_fields(config.name)
+    static = {
+        k: _static_value(v)
+        for k, v in config.fields.items()
+        if k in static_names and k not in SPEC_FIELDS
+    }
+    try:
+        return agent_registry.make(config.name, **static)
+    except ConfigError:  # a static choice that needs the environment's shapes
+        return agent_registry.make(config.name)
 
 
 def build_agent(config: AgentConfig, env: Environment, values: dict[str, Any]) -> tuple[Agent, Any]:
@@ -151,6 +161,10 @@ def build_agent(config: AgentConfig, env: Environment, values: dict[str, Any]) -
     for wrapper in config.wrappers:
         options = {k: _static_value(v) for k, v in wrapper.items() if k != "name"}
         options.update(wrapper_fields[wrapper["name"]])
+        wanted = agent_registry.WRAPPERS.static_fields(wrapper["name"])
+        for field in SPEC_FIELDS:  # wrappers that buffer contexts need the env's shapes
+            if field in wanted and field not in options:
+                options[field] = spec[field]
         agent = agent_registry.wrap(agent, wrapper["name"], **options)
     hparams = agent.default_hparams()
     check(hparams, prefix)

@@ -20,6 +20,7 @@ Example::
 
 from __future__ import annotations
 
+import functools
 from typing import Any, NamedTuple
 
 import jax
@@ -50,13 +51,13 @@ def split_run_key(key: jax.Array) -> RunKeys:
     return RunKeys(env=key_env, agent=key_agent)
 
 
-_RESET = 0xFFFFFFFF  # fold-in index of the reset / init keys, never a step index
+RESET_INDEX = 0xFFFFFFFF  # fold-in index of the reset / init keys, never a step index
 
 
 def init_carry(env: Environment, agent: Agent, keys: RunKeys, env_params, hparams) -> Carry:
     """Reset the environment and initialise the agent."""
-    env_state, timestep = env.reset(jax.random.fold_in(keys.env, _RESET), env_params)
-    agent_state = agent.init(jax.random.fold_in(keys.agent, _RESET), hparams)
+    env_state, timestep = env.reset(jax.random.fold_in(keys.env, RESET_INDEX), env_params)
+    agent_state = agent.init(jax.random.fold_in(keys.agent, RESET_INDEX), hparams)
     return Carry(env_state=env_state, agent_state=agent_state, timestep=timestep)
 
 
@@ -74,9 +75,25 @@ def step_once(env: Environment, agent: Agent, carry: Carry, keys: RunKeys, t, en
         label=next_timestep.label,
         oracle=timestep.oracle,
     )
-    agent_state = agent.update(key_update, carry.agent_state, transition, hparams)
     log = env.log(timestep, action, next_timestep)
+    if agent.estimate is not None:
+        estimate = agent.estimate(carry.agent_state)
+        true_param = timestep.oracle.true_param
+        if estimate.shape == true_param.shape:
+            error = jnp.linalg.norm(estimate - true_param).astype(jnp.float32)
+            log = with_param_error(type(log))(*log, error)
+    agent_state = agent.update(key_update, carry.agent_state, transition, hparams)
     return Carry(env_state, agent_state, next_timestep), log
+
+
+@functools.cache
+def with_param_error(log_type: type) -> type:
+    """The environment's log type plus ``param_error``: the distance between the agent's
+    estimate (the one it acted with) and the true parameter behind the reward."""
+    return NamedTuple(
+        f"{log_type.__name__}WithParamError",
+        [(f, Any) for f in log_type._fields] + [("param_error", Any)],
+    )
 
 
 def advance(

@@ -4,13 +4,13 @@
 ``simulator.register(name)`` adds your own (see :mod:`simulator.registry`).
 """
 
-from simulator import bandits, drifting, streams
+from simulator import bandits, classification, drifting, streams
 from simulator.params import ConfigError, check, knob
 from simulator.registry import Registry
 from simulator.types import (
     Context,
-    EnvSpec,
     Environment,
+    EnvSpec,
     Oracle,
     StepLog,
     TimeStep,
@@ -25,7 +25,7 @@ register = REGISTRY.register
 make = REGISTRY.make
 names = REGISTRY.names
 
-for _module in (bandits, drifting, streams):
+for _module in (bandits, classification, drifting, streams):
     _module.register_all(REGISTRY)
 
 __all__ = [

@@ -57,11 +57,11 @@ def check_environment(env) -> None:
     np.testing.assert_array_equal(np.asarray(again[1].reward), np.asarray(timestep_1.reward))
 
     keys = jax.random.split(jax.random.key(2), 3)
-    states, timesteps = jax.vmap(env.reset, in_axes=(0, None))(keys, params)
+    states, timesteps = jax.jit(jax.vmap(env.reset, in_axes=(0, None)))(keys, params)
     assert timesteps.reward.shape == (3,)
     if jax.tree.leaves(params):
         stacked = jax.tree.map(lambda x: jnp.stack([x, x]), params)
-        jax.vmap(env.reset, in_axes=(None, 0))(key, stacked)
+        jax.jit(jax.vmap(env.reset, in_axes=(None, 0)))(key, stacked)
 
 
 def check_agent(agent_name: str) -> None:

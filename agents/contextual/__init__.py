@@ -1,7 +1,18 @@
-"""Placeholder package, filled in by its issue's work (registers nothing yet)."""
+"""Contextual bandit agents: linear models of the reward over context and item features."""
 
+from agents.contextual.linear_greedy import linear_greedy
+from agents.contextual.lints import lints
+from agents.contextual.linucb import linucb
 from simulator.registry import Registry
+
+EXAMPLE_ENV = ("contextual_linear", {})
 
 
 def register_all(registry: Registry) -> None:
-    """Register this package's agents."""
+    """Register the contextual agents."""
+    registry.register("linucb", linucb, example_env=EXAMPLE_ENV)
+    registry.register("lints", lints, example_env=EXAMPLE_ENV)
+    registry.register("linear_greedy", linear_greedy, example_env=EXAMPLE_ENV)
+
+
+__all__ = ["linear_greedy", "linucb", "lints", "register_all"]

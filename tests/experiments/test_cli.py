@@ -28,7 +28,7 @@ def run_cli(*args, cwd=None):
         (["run", "--set", "agent.epsilon=1.5"], "epsilon = 1.5: must be in [0, 1]"),
         (
             ["run", "--set", "agent.no_field=1"],
-            "no agent (epsilon_greedy) has the field 'no_field'",
+            "no agent (epsilon_greedy, ucb) has the field 'no_field'",
         ),
         (["run", "--set", "agents.nolabel.epsilon=0.1"], "unknown agent label"),
         (["run", "--set", "env.noise=-1"], "env.noise = -1: must be >= 0"),

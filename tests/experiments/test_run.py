@@ -181,3 +181,24 @@ def test_point_batching_equals_one_vectorised_batch(monkeypatch):
     assert execute.point_batch_size(5, 3) == 2
     batched = run(experiment(sweep=sweep), figures=False)["greedy"]
     np.testing.assert_array_equal(whole.reward, batched.reward)
+
+
+def test_tracking_error_is_logged_for_agents_with_an_estimate():
+    data = dict(
+        env={"name": "regression_stream", "context_dim": 4},
+        agents=[{"label": "sgd", "name": "ogd", "optimizer": "sgd", "learning_rate": 0.05}],
+    )
+    r = run(experiment(**data, num_steps=400), figures=False)["sgd"]
+    error = r.param_error[0]
+    assert error.shape == (3, 400)
+    # The learner starts at theta = 0, so the first error is ||theta*||; it then shrinks.
+    assert np.all(error[:, -50:].mean(-1) < 0.5 * error[:, 0])
+
+
+def test_loss_blow_up_counts_as_diverged():
+    rng = np.random.default_rng(0)
+    healthy = rng.chisquare(1, size=(1, 2, 200)).astype(np.float32)
+    exploding = healthy.copy()
+    exploding[0, 1, 100:] *= 1e3
+    np.testing.assert_array_equal(experiments.api.loss_blew_up(healthy), [[False, False]])
+    np.testing.assert_array_equal(experiments.api.loss_blew_up(exploding), [[False, True]])

@@ -1,0 +1,169 @@
+"""LinUCB: optimism over a ridge-regression reward model (Li, Chu, Langford & Schapire 2010)."""
+
+from __future__ import annotations
+
+import flax.struct
+import jax
+import jax.numpy as jnp
+
+from agents.common import random_argmax
+from agents.contextual.common import (
+    arm_inputs,
+    check_choice,
+    check_context,
+    check_dims,
+    feature_dim,
+    oful_radius,
+)
+from agents.linalg import sherman_morrison, weighted_norms
+from agents.types import Agent
+from simulator.params import knob
+
+RADII = ("alpha", "oful")
+
+
+@flax.struct.dataclass
+class LinUCBHParams:
+    alpha: float = knob(1.0, low=0.0, doc="exploration width: index = x.theta + alpha ||x||_{A^-1}")
+    ridge: float = knob(1.0, low=0.0, low_open=True, doc="ridge lambda: A starts at lambda I")
+
+
+@flax.struct.dataclass
+class OFULHParams:
+    ridge: float = knob(1.0, low=0.0, low_open=True, doc="ridge lambda: A starts at lambda I")
+    param_bound: float = knob(1.0, low=0.0, doc="S, a bound on ||theta*||")
+    noise: float = knob(1.0, low=0.0, doc="sigma, the sub-Gaussian reward noise level")
+    delta: float = knob(
+        0.01, low=0.0, high=1.0, low_open=True, high_open=True, doc="confidence 1 - delta"
+    )
+
+
+class LinearState(flax.struct.PyTreeNode):
+    """Ridge models, one per arm (disjoint) or a single one (shared): ``M = K`` or ``1``.
+
+    Attributes:
+      a_inv: ``(M, d, d)`` ``A^{-1}``, ``A = lambda I + sum x x^T``, kept by Sherman–Morrison.
+      b: ``(M, d)`` ``sum r x``.
+      theta: ``(M, d)`` ridge estimate ``A^{-1} b``.
+      counts: ``(M,)`` float32 number of updates of each model.
+    """
+
+    a_inv: jax.Array
+    b: jax.Array
+    theta: jax.Array
+    counts: jax.Array
+
+
+def linucb_indices(state: LinearState, inputs: jax.Array, hparams, *, mode: str, radius: str):
+    """Upper confidence indices ``(K,)`` of the candidates ``inputs (K, d)``.
+
+    ``index_k = x_k . theta_m + beta ||x_k||_{A_m^{-1}}`` with ``m = k`` (disjoint) or ``0``
+    (shared); ``beta = alpha`` or the OFUL radius after the model's ``t`` updates.
+    """
+    dim = inputs.shape[-1]
+    if mode == "shared":
+        means = inputs @ state.theta[0]
+        widths = weighted_norms(state.a_inv[0], inputs)
+        count = state.counts[0]
+    else:
+        means = jnp.sum(inputs * state.theta, axis=-1)
+        widths = weighted_norms(state.a_inv, inputs)
+        count = state.counts
+    if radius == "alpha":
+        scale = hparams.alpha
+    else:
+        scale = oful_radius(
+            count, dim, hparams.ridge, hparams.param_bound, hparams.noise, hparams.delta
+        )
+    return means + scale * widths
+
+
+def ridge_update(state: LinearState, model, x: jax.Array, reward) -> LinearState:
+    """Add ``(x, r)`` to model ``model`` by Sherman–Morrison (``O(d^2)``)."""
+    a_inv = sherman_morrison(state.a_inv[model], x)
+    b = state.b[model] + reward * x
+    return LinearState(
+        a_inv=state.a_inv.at[model].set(a_inv),
+        b=state.b.at[model].set(b),
+        theta=state.theta.at[model].set(a_inv @ b),
+        counts=state.counts.at[model].add(1.0),
+    )
+
+
+def linucb(
+    num_arms: int = 10,
+    context_dim: int = 0,
+    arm_dim: int = 5,
+    mode: str = "shared",
+    radius: str = "alpha",
+) -> Agent:
+    """LinUCB: play the largest upper confidence bound of a ridge-regression reward model.
+
+    Model (per arm for ``mode="disjoint"``, shared for ``mode="shared"``; see
+    :mod:`agents.contextual.common` for which features each model reads)::
+
+        A = lambda I + sum_s x_s x_s^T,   b = sum_s r_s x_s,   theta_hat = A^{-1} b
+        index_k = x_k . theta_hat + beta_t ||x_k||_{A^{-1}}
+
+    ``radius="alpha"``: ``beta_t = alpha`` (Li et al. 2010); ``radius="oful"``:
+    ``beta_t = sqrt(lambda) S + sigma sqrt(2 log(1/delta) + d log(1 + t/(lambda d)))``,
+    ``t`` the number of updates of the model so far (Abbasi-Yadkori, Pál & Szepesvári 2011).
+    ``A^{-1}`` is kept by Sherman–Morrison rank-one updates: ``O(d^2)`` per update, and
+    ``O(K d^2)`` per action (disjoint and shared alike); never a per-step inverse.  Ties
+    are broken at random.
+
+    Args:
+      num_arms: K.
+      context_dim: length of ``context.features`` (read by disjoint models).
+      arm_dim: ``d`` of ``context.arm_features (K, d)`` (read by the shared model, and by
+        disjoint models when ``context_dim == 0``).
+      mode: ``"shared"`` or ``"disjoint"``.
+      radius: ``"alpha"`` (knob ``alpha``) or ``"oful"`` (knobs ``param_bound`` S,
+        ``noise`` sigma, ``delta``).
+
+    Returns:
+      An :class:`~agents.types.Agent` whose state is a :class:`LinearState`.
+
+    Example::
+
+        agent = linucb(num_arms=10, arm_dim=5, mode="shared")
+        hp = agent.default_hparams().replace(alpha=0.5)
+
+    References: L. Li, W. Chu, J. Langford & R. E. Schapire, "A contextual-bandit approach
+    to personalized news article recommendation", WWW 2010; Y. Abbasi-Yadkori, D. Pál &
+    C. Szepesvári, "Improved algorithms for linear stochastic bandits", NeurIPS 2011.
+    """
+    check_dims("linucb", num_arms, context_dim, arm_dim)
+    check_choice("radius", radius, RADII)
+    dim = feature_dim("linucb", mode, context_dim, arm_dim)
+    num_models = num_arms if mode == "disjoint" else 1
+    hparams_type = LinUCBHParams if radius == "alpha" else OFULHParams
+
+    def init(key, hparams):
+        eye = jnp.eye(dim, dtype=jnp.float32) / hparams.ridge
+        return LinearState(
+            a_inv=jnp.broadcast_to(eye, (num_models, dim, dim)).astype(jnp.float32),
+            b=jnp.zeros((num_models, dim), jnp.float32),
+            theta=jnp.zeros((num_models, dim), jnp.float32),
+            counts=jnp.zeros((num_models,), jnp.float32),
+        )
+
+    def act(key, state, context, hparams):
+        check_context("linucb", context, mode, num_arms, context_dim, arm_dim)
+        inputs = arm_inputs(context, mode, num_arms, context_dim)
+        return random_argmax(key, linucb_indices(state, inputs, hparams, mode=mode, radius=radius))
+
+    def update(key, state, transition, hparams):
+        check_context("linucb", transition.context, mode, num_arms, context_dim, arm_dim)
+        inputs = arm_inputs(transition.context, mode, num_arms, context_dim)
+        model = transition.action if mode == "disjoint" else 0
+        return ridge_update(state, model, inputs[transition.action], transition.reward)
+
+    static = {
+        "num_arms": num_arms,
+        "context_dim": context_dim,
+        "arm_dim": arm_dim,
+        "mode": mode,
+        "radius": radius,
+    }
+    return Agent("linucb", init, act, update, hparams_type, static)

@@ -1,0 +1,267 @@
+"""Neural-Linear: Bayesian linear regression on a network's last hidden layer, Thompson
+sampling (Riquelme, Tucker & Snoek 2018).
+
+Model, per posterior ``m`` (one per arm with per-arm heads, ``arm_dim == 0``; one shared
+posterior over ``phi([x ; y_a])`` with a shared scorer)::
+
+    r = phi(z)^T beta + eps,   eps ~ N(0, sigma^2)
+    sigma^2 ~ IG(a0, b0),      beta | sigma^2 ~ N(0, sigma^2 / lambda I)
+
+``phi (h,)`` is the last hidden layer of the reward network (:mod:`agents.neural.networks`).
+After observations ``(Phi (n, h), r (n,))`` the posterior is Normal–inverse-gamma::
+
+    Lambda = lambda I + Phi^T Phi,   mu = Lambda^{-1} Phi^T r
+    a = a0 + n / 2,                  b = b0 + (r^T r - mu^T Lambda mu) / 2
+                                       = b0 + (||r - Phi mu||^2 + lambda ||mu||^2) / 2
+
+Act (Thompson sampling): for every posterior draw ``sigma^2 ~ IG(a, b)`` (as ``b / G``,
+``G ~ Gamma(a)``) and ``beta ~ N(mu, sigma^2 Lambda^{-1})``; play ``argmax_a phi(z_a)^T
+beta_{m(a)}``.
+
+Update, kept exact without a per-step inverse.  The state holds the lower Cholesky factor
+``L`` of ``Lambda``, ``Phi^T r``, ``a`` and ``b``.  Between retrains each observation
+``(phi, r)`` of posterior ``m`` is a rank-one update (``O(h^2)``, with ``phi`` under the
+current network)::
+
+    b   <- b + (r - phi^T mu)^2 / (2 (1 + phi^T Lambda^{-1} phi))     (recursive least squares)
+    L   <- chol(L L^T + phi phi^T),   Phi^T r <- Phi^T r + r phi,   a <- a + 1/2
+
+Every ``train_every`` updates the network is retrained (``num_train_steps`` minibatches of
+the replay buffer) and, since ``phi`` has changed, the posterior is **recomputed from the
+buffer's records** under the new network with the batch formulas above (``O(C M h^2 +
+M h^3)`` for capacity ``C``): so the posterior after a retrain covers the last ``C``
+observations (the buffer is a window), and the rank-one updates then add the new ones.
+``sigma^2`` and ``b`` are recomputed from residuals, not from ``r^T r - mu^T Lambda mu``, to
+avoid cancellation in float32.
+
+Cost per step: act one forward pass (``K`` with a shared scorer) and ``M`` ``O(h^2)``
+triangular solves and Gamma draws; update one ``O(h^2)`` Cholesky update; every retrain the
+training plus the recomputation (every step when the schedule's predicate is batched, see
+:mod:`agents.neural.networks`).
+"""
+
+from __future__ import annotations
+
+import flax.struct
+import jax
+import jax.numpy as jnp
+
+from agents.common import random_argmax
+from agents.linalg import cho_solve, cholesky, cholesky_rank_one_update, inverse_transpose_solve
+from agents.neural import replay
+from agents.neural.networks import Learner, RewardNet, Trainer, check_hidden, check_shapes
+from agents.sampling import gamma as gamma_sample
+from agents.types import Agent
+from simulator.params import knob
+
+Array = jax.Array
+
+
+@flax.struct.dataclass
+class NeuralLinearHParams:
+    learning_rate: float = knob(1e-2, low=0.0, low_open=True, doc="optimizer learning rate")
+    ridge: float = knob(
+        0.25, low=0.0, low_open=True, doc="lambda: prior beta | sigma^2 ~ N(0, sigma^2/lambda I)"
+    )
+    a0: float = knob(6.0, low=0.0, low_open=True, doc="prior shape: sigma^2 ~ IG(a0, b0)")
+    b0: float = knob(6.0, low=0.0, low_open=True, doc="prior scale: sigma^2 ~ IG(a0, b0)")
+
+
+class NIGPosterior(flax.struct.PyTreeNode):
+    """``M`` Normal–inverse-gamma posteriors over ``h`` features.
+
+    Attributes:
+      chol: ``(M, h, h)`` lower Cholesky factor of the precision ``Lambda``.
+      phi_r: ``(M, h)`` ``Phi^T r``.
+      a: ``(M,)`` shape of ``IG(a, b)``.
+      b: ``(M,)`` scale of ``IG(a, b)``.
+    """
+
+    chol: Array
+    phi_r: Array
+    a: Array
+    b: Array
+
+    def mean(self) -> Array:
+        """``(M, h)`` posterior means ``mu = Lambda^{-1} Phi^T r``."""
+        return jax.vmap(cho_solve)(self.chol, self.phi_r)
+
+    def precision(self) -> Array:
+        """``(M, h, h)`` ``Lambda = L L^T``."""
+        return self.chol @ jnp.swapaxes(self.chol, -1, -2)
+
+
+class NeuralLinearState(flax.struct.PyTreeNode):
+    """Network learner and the posterior over its last-layer features."""
+
+    learner: Learner
+    posterior: NIGPosterior
+
+
+def prior(num_models: int, dim: int, hparams) -> NIGPosterior:
+    """The prior: ``Lambda = lambda I``, ``Phi^T r = 0``, ``(a, b) = (a0, b0)``."""
+    eye = jnp.sqrt(hparams.ridge) * jnp.eye(dim, dtype=jnp.float32)
+    return NIGPosterior(
+        chol=jnp.broadcast_to(eye, (num_models, dim, dim)).astype(jnp.float32),
+        phi_r=jnp.zeros((num_models, dim), jnp.float32),
+        a=jnp.full((num_models,), hparams.a0, jnp.float32),
+        b=jnp.full((num_models,), hparams.b0, jnp.float32),
+    )
+
+
+def rank_one_update(posterior: NIGPosterior, model: Array, phi: Array, reward: Array):
+    """Add one observation ``(phi (h,), r)`` to posterior ``model`` in ``O(h^2)``."""
+    chol = posterior.chol[model]
+    phi_r = posterior.phi_r[model]
+    mu = cho_solve(chol, phi_r)
+    v = jax.scipy.linalg.solve_triangular(chol, phi, lower=True)  # ||v||^2 = phi^T Lambda^-1 phi
+    residual = reward - phi @ mu
+    b = posterior.b[model] + 0.5 * residual**2 / (1.0 + v @ v)
+    return NIGPosterior(
+        chol=posterior.chol.at[model].set(cholesky_rank_one_update(chol, phi)),
+        phi_r=posterior.phi_r.at[model].set(phi_r + reward * phi),
+        a=posterior.a.at[model].add(0.5),
+        b=posterior.b.at[model].set(b),
+    )
+
+
+def batch_posterior(features: Array, rewards: Array, weights: Array, hparams) -> NIGPosterior:
+    """The posteriors of ``M`` models from weighted data, by the batch formulas.
+
+    Args:
+      features: ``(n, h)`` ``phi`` of each record.
+      rewards: ``(n,)``.
+      weights: ``(n, M)`` 1 where record ``i`` belongs to model ``m`` (0 for empty slots).
+      hparams: ``ridge`` (lambda), ``a0``, ``b0``.
+
+    Returns:
+      An :class:`NIGPosterior` with ``M`` models.
+    """
+    dim = features.shape[1]
+    gram = jnp.einsum("nm,nh,ng->mhg", weights, features, features)
+    precision = gram + hparams.ridge * jnp.eye(dim, dtype=jnp.float32)
+    phi_r = jnp.einsum("nm,n,nh->mh", weights, rewards, features)
+    chol = jax.vmap(cholesky)(precision)
+    mu = jax.vmap(cho_solve)(chol, phi_r)
+    residuals = rewards[:, None] - features @ mu.T  # (n, M)
+    sse = jnp.sum(weights * residuals**2, axis=0) + hparams.ridge * jnp.sum(mu * mu, axis=1)
+    counts = jnp.sum(weights, axis=0)
+    return NIGPosterior(
+        chol=chol.astype(jnp.float32),
+        phi_r=phi_r.astype(jnp.float32),
+        a=(hparams.a0 + 0.5 * counts).astype(jnp.float32),
+        b=(hparams.b0 + 0.5 * sse).astype(jnp.float32),
+    )
+
+
+def sample_weights(key: Array, posterior: NIGPosterior) -> Array:
+    """``(M, h)`` Thompson draws: ``sigma^2 = b / G``, ``G ~ Gamma(a)``;
+    ``beta = mu + sigma L^{-T} eps``, ``eps ~ N(0, I)``, so ``beta ~ N(mu, sigma^2
+    Lambda^{-1})``."""
+    key_gamma, key_normal = jax.random.split(key)
+    sigma2 = posterior.b / gamma_sample(key_gamma, posterior.a)
+    eps = jax.random.normal(key_normal, posterior.phi_r.shape, jnp.float32)
+    noise = jax.vmap(inverse_transpose_solve)(posterior.chol, eps)
+    return posterior.mean() + jnp.sqrt(sigma2)[:, None] * noise
+
+
+def neural_linear(
+    num_arms: int = 5,
+    context_dim: int = 2,
+    arm_dim: int = 0,
+    hidden: tuple[int, ...] = (50,),
+    optimizer: str = "adam",
+    buffer_size: int = 512,
+    batch_size: int = 32,
+    train_every: int = 20,
+    num_train_steps: int = 20,
+) -> Agent:
+    """Neural-Linear Thompson sampling (see the module docstring for the maths).
+
+    Args:
+      num_arms: K.
+      context_dim: length of ``context.features``.
+      arm_dim: item feature dimension; 0 for per-arm heads and one posterior per arm,
+        otherwise one shared posterior over ``phi([x ; y_a])``.
+      hidden: hidden widths; ``h = hidden[-1]`` features.
+      optimizer: optax optimizer name.
+      buffer_size: replay capacity C (also the window of the recomputed posterior).
+      batch_size: minibatch size.
+      train_every: retrain (and recompute the posterior) every this many updates.
+      num_train_steps: optimizer steps per retrain.
+
+    Returns:
+      An :class:`~agents.types.Agent` whose state is a :class:`NeuralLinearState`; knobs
+      ``learning_rate``, ``ridge`` (lambda), ``a0``, ``b0``.
+
+    Example::
+
+        agent = neural_linear(num_arms=5, context_dim=2, hidden=(50,), train_every=20)
+        hp = agent.default_hparams().replace(ridge=0.25, a0=6.0, b0=6.0)
+
+    Reference: C. Riquelme, G. Tucker & J. Snoek, "Deep Bayesian bandits showdown: an
+    empirical comparison of Bayesian deep networks for Thompson sampling", ICLR 2018
+    (NeuralLinear, §3; prior defaults ``a0 = b0 = 6``, ``lambda = 0.25`` of their code).
+    """
+    name = "neural_linear"
+    check_shapes(name, num_arms, context_dim, arm_dim)
+    net = RewardNet(name, num_arms, context_dim, arm_dim, check_hidden(name, hidden))
+    trainer = Trainer(net, optimizer, buffer_size, batch_size, train_every, num_train_steps)
+    num_models = num_arms if net.per_arm_heads else 1
+    dim = net.feature_dim
+
+    def init(key, hparams):
+        return NeuralLinearState(trainer.init(key, hparams), prior(num_models, dim, hparams))
+
+    def act(key, state, context, hparams):
+        key_sample, key_tie = jax.random.split(key)
+        beta = sample_weights(key_sample, state.posterior)  # (M, h)
+        inputs = net.arm_inputs(context)
+        if net.per_arm_heads:
+            phi = net.features(state.learner.params, inputs[0])
+            scores = beta @ phi
+        else:
+            phis = jax.vmap(net.features, in_axes=(None, 0))(state.learner.params, inputs)
+            scores = phis @ beta[0]
+        return random_argmax(key_tie, scores)
+
+    def recompute(learner: Learner, hparams) -> NIGPosterior:
+        """The posteriors of the buffer's records under the current network."""
+        records = learner.buffer.data
+        features = jax.vmap(net.features, in_axes=(None, 0))(learner.params, records.inputs)
+        valid = replay.valid_mask(learner.buffer)
+        if net.per_arm_heads:
+            weights = valid[:, None] * jax.nn.one_hot(records.action, num_arms, dtype=jnp.float32)
+        else:
+            weights = valid[:, None]
+        return batch_posterior(features, records.reward, weights, hparams)
+
+    def update(key, state, transition, hparams):
+        record = trainer.record(transition)
+        phi = net.features(state.learner.params, record.inputs)
+        model = record.action if net.per_arm_heads else 0
+        posterior = rank_one_update(state.posterior, model, phi, record.reward)
+        learner = trainer.observe(state.learner, transition)
+
+        def retrain(operand):
+            learner, _ = operand
+            learner = trainer.train(key, learner, hparams)
+            return learner, recompute(learner, hparams)
+
+        learner, posterior = trainer.scheduled(
+            learner, retrain, lambda op: op, (learner, posterior)
+        )
+        return NeuralLinearState(learner, posterior)
+
+    static = {
+        "num_arms": num_arms,
+        "context_dim": context_dim,
+        "arm_dim": arm_dim,
+        "hidden": net.hidden,
+        "optimizer": optimizer,
+        "buffer_size": buffer_size,
+        "batch_size": batch_size,
+        "train_every": train_every,
+        "num_train_steps": num_train_steps,
+    }
+    return Agent(name, init, act, update, NeuralLinearHParams, static)

@@ -1,0 +1,139 @@
+"""``driftsim bench``: driftsim against plain numpy and peer libraries, and how it scales.
+
+    driftsim bench                       # every workload and the scaling study
+    driftsim bench --only W1,W2          # a subset (W1 W2 W3 W4 W5 compile scaling)
+    driftsim bench --json bench.json     # also write machine, versions, git revision, records
+    driftsim bench --repeats 5           # medians of 5 timed calls (default 3)
+
+Each workload is measured for driftsim (``jit(vmap(make_run))`` over runs, compile time
+apart), a per-step numpy loop (one run after another: the baseline of every ratio), a
+numpy version vectorised over runs, and the peer libraries that are installed (the
+optional ``bench`` extra: mabwiser, smpybandits, river, contextualbandits, vowpalwabbit),
+all in one process so that the ratios are taken pair by pair in the same run.  Every
+record carries the regret reached, so that speed is never bought with another algorithm.
+The table is printed with the targets of issue 7 marked met or not; ``--only scaling``
+also draws ``docs/scaling.png``.  Workloads and sizes: :mod:`experiments.bench.workloads`;
+the scaling study: :mod:`experiments.bench.scaling`.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+from experiments.bench.core import Record, machine_info, machine_limits, peak_memory_mib
+from experiments.bench.report import add_ratios, format_table, format_targets, targets, write_json
+from experiments.bench.workloads import WORKLOADS, Sizes
+from simulator.params import ConfigError
+
+#: Every name ``--only`` accepts, in the order the full suite runs them.
+SUITE = (*WORKLOADS, "scaling")
+#: Where ``scaling`` draws its figure (relative to the working directory).
+SCALING_FIGURE = Path("docs") / "scaling.png"
+
+
+def _say(message: str) -> None:
+    print(message, flush=True)
+
+
+def parse_only(only: str | None) -> list[str]:
+    """The workloads named by ``--only`` (case-insensitive), in suite order."""
+    if not only:
+        return list(SUITE)
+    lookup = {name.lower(): name for name in SUITE}
+    chosen = []
+    for part in only.split(","):
+        name = part.strip().lower()
+        if not name:
+            continue
+        if name not in lookup:
+            raise ConfigError(
+                f"bench --only {part.strip()}: unknown workload; allowed: {', '.join(SUITE)}"
+            )
+        chosen.append(lookup[name])
+    if not chosen:
+        raise ConfigError(f"bench --only: give at least one of {', '.join(SUITE)}")
+    return [name for name in SUITE if name in chosen]
+
+
+def run_suite(
+    names: list[str],
+    repeats: int = 3,
+    sizes: Sizes | None = None,
+    figure: Path | None = SCALING_FIGURE,
+    echo=None,
+) -> dict[str, Any]:
+    """Run the named workloads; returns the JSON payload (machine, versions, records, ...)."""
+    from experiments.api import git_revision, versions
+    from experiments.bench import peers, scaling
+
+    sizes = sizes or Sizes()
+    echo = echo or _say
+    records: list[Record] = []
+    scaling_points: list[dict[str, Any]] = []
+    started = time.perf_counter()
+    for name in names:
+        echo(f"bench: {name} ...")
+        start = time.perf_counter()
+        if name == "scaling":
+            study = scaling.run(
+                scaling.ScalingSizes() if sizes == Sizes() else scaling.tiny(), repeats
+            )
+            scaling_points = [p._asdict() for p in study]
+            if figure is not None:
+                fig, _ = scaling.plot(study)
+                figure.parent.mkdir(parents=True, exist_ok=True)
+                fig.savefig(figure, dpi=120, bbox_inches="tight")
+                echo(f"bench: scaling figure {figure}")
+            echo(scaling.format_points(study))
+        else:
+            records.extend(WORKLOADS[name](sizes, repeats))
+        echo(f"bench: {name} done in {time.perf_counter() - start:.1f} s")
+    add_ratios(records)
+    met = targets(records)
+    return {
+        "machine": machine_info(),
+        "limits": machine_limits() if any(n.startswith("W2") for n in names) else None,
+        "versions": {**versions(), **peers.versions()},
+        "git_revision": git_revision(),
+        "repeats": repeats,
+        "sizes": {k: v for k, v in vars(sizes).items()},
+        "seconds": time.perf_counter() - started,
+        "peak_memory_mib": peak_memory_mib(),
+        "records": [r.to_dict() for r in records],
+        "targets": [t._asdict() for t in met],
+        "scaling": scaling_points,
+    }
+
+
+def main(args) -> int:
+    """Entry point of ``driftsim bench`` (``args.only``, ``args.json``, ``args.repeats``)."""
+    names = parse_only(getattr(args, "only", None))
+    repeats = int(getattr(args, "repeats", 3) or 3)
+    if repeats < 1:
+        raise ConfigError(f"bench --repeats {repeats}: must be >= 1")
+    payload = run_suite(names, repeats)
+    records = [Record(**r) for r in payload["records"]]
+    if records:
+        print()
+        print(format_table(records))
+        print()
+        print(format_targets(targets(records)))
+    limits = payload.get("limits")
+    if limits:
+        print(
+            f"machine limits now: memory {limits['memory_gb_s']:.1f} GB/s, "
+            f"L2-sized copies {limits['cache_gb_s']:.1f} GB/s, "
+            f"float32 matmul {limits['gflop_s']:.1f} GFLOP/s"
+        )
+    print(
+        f"bench: {payload['seconds']:.0f} s in all, peak memory {payload['peak_memory_mib']:.0f} MiB"
+    )
+    if getattr(args, "json", None):
+        write_json(args.json, payload)
+        print(f"bench: records written to {args.json}")
+    return 0
+
+
+__all__ = ["SUITE", "Sizes", "main", "parse_only", "run_suite"]

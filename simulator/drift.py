@@ -1,0 +1,643 @@
+"""Drift processes: how a parameter (preferences, arm means, a regression weight) changes.
+
+A drift process is a frozen dataclass of *static* structure with two pure functions over a
+:class:`DriftState`::
+
+    drift = drift_module.make("random_walk")
+    params = drift.default_params()                  # traced knobs, e.g. params.rate
+    state = drift.init(key_init, theta0, params)     # state.theta == theta0
+    state = drift.step(key_step, state, params)      # one step of drift
+    state.theta, state.change_point
+
+``theta`` may have any shape: ``(d,)`` for one user or a regression parameter, ``(U, d)`` for
+a population of users (rows are users), ``(K,)`` for arm means.  Every process starts at
+``theta0`` exactly, and every knob is a traced leaf (a sweep can ``vmap`` over
+``env.drift.rate``); a zero rate / amplitude / speed / hazard leaves ``theta`` exactly equal
+to ``theta0`` forever.
+
+Processes (registry name: update, with ``theta_0`` the anchor and ``t`` the step count)::
+
+    stationary      theta_t = theta_0
+    random_walk     theta_t = theta_{t-1} + rate * z_t,                    z_t ~ N(0, I)
+    mean_reverting  theta_t = theta_0 + (1 - reversion) (theta_{t-1} - theta_0) + rate * z_t
+    abrupt          at change points theta_t = a fresh draw (or -theta_{t-1}); else unchanged
+    periodic        theta_t = theta_0 + amplitude (sin(2 pi t / period + phi) - sin(phi))
+    rotation        theta_t = R(speed * t) theta_0, a rotation in a fixed 2-d plane
+    endogenous      theta_t = theta_{t-1} + rate * m_t (c_t - theta_{t-1})   (toward consumed)
+    boredom         s_t = (1 - recovery)(s_{t-1} + m_t c_t),  theta_t = theta_0 - rate * s_t
+    rotting         n_t = n_{t-1} + m_t,  theta_t = theta_0 * (1 - rate) ** n_t
+
+Consumption (endogenous processes).  ``step(..., consumed=...)`` takes ``None`` (nothing
+consumed), a bare array ``c`` of ``theta``'s shape (everything consumed ``c``: mask 1), or a
+:class:`Consumption` ``(target, mask)``: ``target`` has ``theta``'s shape and holds, in the
+entries that consumed something, what they consumed (an item's feature vector in the arriving
+user's row; a 1 in a consumed arm's entry); ``mask`` is broadcastable to ``theta`` (e.g.
+``(U, 1)``), 1 where something was consumed and 0 elsewhere (it may be a click, so only
+clicked items count).  Exogenous processes ignore it.  :meth:`Drift.step_row` is the common
+case "row ``i`` (index along axis 0) consumed ``target``"; for processes whose step only
+touches consuming rows (``row_local``: stationary, endogenous, rotting) it updates that
+row's slice only, in O(d) rather than O(U d).
+
+Common random numbers: the randomness of a step comes only from its ``key``.  Environments
+derive that key from the environment's step key, never from the agent's action, so with an
+exogenous process every agent of an experiment faces the very same drift sequence.
+
+Cost per step: O(size of theta) for the exogenous processes (a random walk over U users
+touches all U d entries), O(1) for ``stationary`` and O(d) for a row step of a row-local
+process.
+
+Static options (``make(name, **options)``; environments take them as ``drift_options``):
+``abrupt``: ``redraw`` in ``gaussian`` (default), ``uniform``, ``negate``; ``rotation``:
+``plane`` in ``random`` (default), ``first``.
+
+In an environment: a static field ``drift: str`` (a name here) and ``drift_options`` (a
+tuple of ``(key, value)`` pairs or a dict), validated by :func:`attach` in
+``__post_init__``; the params dataclass nests the drift's knobs as its field ``drift``, so a
+sweep key is ``env.drift.rate``.
+
+A new process: subclass :class:`Drift` as a frozen dataclass (static options as fields),
+set ``params_type`` to a ``flax.struct.dataclass`` of :func:`~simulator.params.knob` fields,
+override ``_next`` (and ``_init_extra`` if it needs auxiliary state), and
+``DRIFTS.register("name", YourDrift)``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from typing import Any, ClassVar, NamedTuple
+
+import flax.struct
+import jax
+import jax.numpy as jnp
+
+from simulator.params import ConfigError, knob
+from simulator.registry import Registry
+from simulator.types import require
+
+Array = jax.Array
+
+DRIFTS = Registry("drift")
+
+
+class DriftState(NamedTuple):
+    """The state of a drift process (one type for every process; a stable scan carry).
+
+    Attributes:
+      theta: the current parameter, float32, the shape of ``theta0``.
+      change_point: ``()`` bool, true when an abrupt change happened in the last step.
+      anchor: ``theta0`` (float32), the reference of mean reversion, periodic, rotation,
+        boredom and rotting.
+      t: ``()`` int32, the number of steps taken since ``init``.
+      extra: process-specific float32 array: the phases of ``periodic`` (theta's shape),
+        the plane of ``rotation`` ``(2, d)``, the satiation of ``boredom`` and the
+        consumption counts of ``rotting`` (theta's shape); shape ``(0,)`` when unused.
+    """
+
+    theta: Array
+    change_point: Array
+    anchor: Array
+    t: Array
+    extra: Array
+
+
+class Consumption(NamedTuple):
+    """What was consumed in a step (see the module docstring).
+
+    Attributes:
+      target: theta's shape; what each consuming entry consumed.
+      mask: broadcastable to theta; 1 where something was consumed, 0 elsewhere.
+    """
+
+    target: Array
+    mask: Array
+
+
+def as_consumption(consumed: Any, theta: Array) -> Consumption | None:
+    """Normalise ``consumed`` (None, a bare array, or a :class:`Consumption`)."""
+    if consumed is None:
+        return None
+    if isinstance(consumed, Consumption):
+        target, mask = consumed
+    else:
+        target, mask = consumed, 1.0
+    target = jnp.broadcast_to(jnp.asarray(target, jnp.float32), theta.shape)
+    mask = jnp.asarray(mask, jnp.float32)
+    return Consumption(target=target, mask=mask)
+
+
+_NO_EXTRA = (0,)
+
+
+@dataclasses.dataclass(frozen=True)
+class Drift:
+    """Base class of the drift processes: static structure only.
+
+    Subclasses set ``params_type`` (the knobs) and override ``_init_extra`` and ``_next``.
+    ``row_local`` is true when a step changes only entries with consumption and each row's
+    update depends only on that row (then :meth:`step_row` slices the row).
+    """
+
+    params_type: ClassVar[type] = None
+    row_local: ClassVar[bool] = False
+
+    def default_params(self) -> Any:
+        """The traced knobs with their defaults."""
+        return self.params_type()
+
+    def init(self, key: Array, theta0: Array, params: Any) -> DriftState:
+        """Start the process at ``theta0`` (any shape): ``state.theta == theta0``.
+
+        Args:
+          key: randomness of the process' own structure (random phases, a random plane).
+          theta0: the initial parameter, any shape, cast to float32.
+          params: the process' knobs (``default_params()`` or swept values).
+        """
+        theta0 = jnp.asarray(theta0, jnp.float32)
+        return DriftState(
+            theta=theta0,
+            change_point=jnp.zeros((), jnp.bool_),
+            anchor=theta0,
+            t=jnp.zeros((), jnp.int32),
+            extra=jnp.asarray(self._init_extra(key, theta0, params), jnp.float32),
+        )
+
+    def step(self, key: Array, state: DriftState, params: Any, consumed: Any = None) -> DriftState:
+        """One step of drift.
+
+        Args:
+          key: the step's randomness (derive it from the environment key only).
+          state: the current state.
+          params: the knobs.
+          consumed: None, an array of theta's shape, or a :class:`Consumption`; read by
+            the endogenous processes only.
+
+        Returns:
+          The next state, with ``t`` incremented and ``change_point`` set by abrupt changes.
+        """
+        t = state.t + 1
+        theta, change_point, extra = self._next(
+            key, state, params, as_consumption(consumed, state.theta), t
+        )
+        return DriftState(
+            theta=jnp.asarray(theta, jnp.float32),
+            change_point=jnp.asarray(change_point, jnp.bool_),
+            anchor=state.anchor,
+            t=t,
+            extra=jnp.asarray(extra, jnp.float32),
+        )
+
+    def step_row(
+        self,
+        key: Array,
+        state: DriftState,
+        params: Any,
+        row: Array,
+        target: Array,
+        weight: Any = 1.0,
+    ) -> DriftState:
+        """One step where only row ``row`` (axis 0 of theta) consumed ``target``.
+
+        Equivalent to ``step(key, state, params, Consumption(T, M))`` with ``T`` equal to
+        theta except ``T[row] = target`` and ``M`` one-hot at ``row`` (times ``weight``,
+        e.g. the click).  Row-local processes update the row's slice only: O(row size).
+
+        Args:
+          row: ``()`` int index along axis 0.
+          target: ``theta.shape[1:]``, what the row consumed.
+          weight: ``()`` 0/1 (or in [0, 1]): whether it was consumed.
+        """
+        weight = jnp.asarray(weight, jnp.float32)
+        if self.row_local:
+            row_extra = state.extra.shape[:1] == state.theta.shape[:1] and state.extra.ndim > 0
+            extra_row = state.extra[row] if row_extra else state.extra
+            sub = DriftState(
+                theta=state.theta[row],
+                change_point=state.change_point,
+                anchor=state.anchor[row],
+                t=state.t,
+                extra=extra_row,
+            )
+            new = self.step(key, sub, params, Consumption(jnp.asarray(target, jnp.float32), weight))
+            return DriftState(
+                theta=state.theta.at[row].set(new.theta),
+                change_point=new.change_point,
+                anchor=state.anchor,
+                t=new.t,
+                extra=state.extra.at[row].set(new.extra) if row_extra else new.extra,
+            )
+        num_rows = state.theta.shape[0]
+        one_hot = (jnp.arange(num_rows) == row).astype(jnp.float32) * weight
+        mask = one_hot.reshape((num_rows,) + (1,) * (state.theta.ndim - 1))
+        full_target = state.theta.at[row].set(jnp.asarray(target, jnp.float32))
+        return self.step(key, state, params, Consumption(full_target, mask))
+
+    # Subclass hooks ------------------------------------------------------------------
+    def _init_extra(self, key: Array, theta0: Array, params: Any) -> Array:
+        return jnp.zeros(_NO_EXTRA, jnp.float32)
+
+    def _next(self, key, state: DriftState, params, consumption, t):
+        """Return ``(theta, change_point, extra)`` of step ``t`` (1-based)."""
+        raise NotImplementedError
+
+
+def _no_change():
+    return jnp.zeros((), jnp.bool_)
+
+
+# --------------------------------------------------------------------------------------
+# Exogenous processes
+# --------------------------------------------------------------------------------------
+
+
+@flax.struct.dataclass
+class StationaryParams:
+    pass
+
+
+@dataclasses.dataclass(frozen=True)
+class Stationary(Drift):
+    """No drift: ``theta_t = theta_0``.  O(1) per step."""
+
+    params_type: ClassVar[type] = StationaryParams
+    row_local: ClassVar[bool] = True
+
+    def _next(self, key, state, params, consumption, t):
+        return state.theta, _no_change(), state.extra
+
+
+@flax.struct.dataclass
+class RandomWalkParams:
+    rate: float = knob(0.01, low=0.0, doc="standard deviation of each entry's step")
+
+
+@dataclasses.dataclass(frozen=True)
+class RandomWalk(Drift):
+    """Gaussian random walk: ``theta_t = theta_{t-1} + rate * z_t``, ``z_t ~ N(0, I)``.
+
+    ``Var(theta_t - theta_0) = rate^2 t`` per entry.  O(size of theta) per step.
+
+    Example::
+
+        drift = RandomWalk(); state = drift.init(key, jnp.zeros(5), RandomWalkParams(0.1))
+    """
+
+    params_type: ClassVar[type] = RandomWalkParams
+
+    def _next(self, key, state, params, consumption, t):
+        noise = jax.random.normal(key, state.theta.shape, jnp.float32)
+        return state.theta + params.rate * noise, _no_change(), state.extra
+
+
+@flax.struct.dataclass
+class MeanRevertingParams:
+    rate: float = knob(0.05, low=0.0, doc="standard deviation of each entry's innovation")
+    reversion: float = knob(
+        0.01, low=0.0, high=1.0, doc="fraction of the gap to the anchor closed per step"
+    )
+
+
+@dataclasses.dataclass(frozen=True)
+class MeanReverting(Drift):
+    """Discrete Ornstein–Uhlenbeck (AR(1)) process around the anchor ``theta_0``.
+
+    ``theta_t = theta_0 + (1 - reversion)(theta_{t-1} - theta_0) + rate * z_t``; for
+    ``0 < reversion <= 1`` the stationary variance per entry is
+    ``rate^2 / (1 - (1 - reversion)^2)``; ``reversion = 0`` is a random walk.
+    O(size of theta) per step (Uhlenbeck & Ornstein, 1930).
+    """
+
+    params_type: ClassVar[type] = MeanRevertingParams
+
+    def _next(self, key, state, params, consumption, t):
+        noise = jax.random.normal(key, state.theta.shape, jnp.float32)
+        gap = state.theta - state.anchor
+        theta = state.anchor + (1.0 - params.reversion) * gap + params.rate * noise
+        return theta, _no_change(), state.extra
+
+
+@flax.struct.dataclass
+class AbruptParams:
+    hazard: float = knob(
+        0.001, low=0.0, high=1.0, doc="probability of a change at each step (random times)"
+    )
+    period: float = knob(
+        0.0, low=0.0, doc="a change every `period` steps (rounded); 0 means no scheduled changes"
+    )
+
+
+_REDRAWS = ("gaussian", "uniform", "negate")
+
+
+@dataclasses.dataclass(frozen=True)
+class Abrupt(Drift):
+    """Abrupt change points (piecewise-stationary parameter).
+
+    A change happens after step ``t`` (1-based) when ``period > 0`` and ``t`` is a multiple
+    of ``round(period)``, or with probability ``hazard`` (independently at every step).  So
+    with ``period = P`` the parameter is ``theta_0`` for rounds ``0 .. P-1`` and new from round
+    ``P``.  At a change ``change_point`` is true and ``theta`` becomes, by ``redraw``:
+
+    - ``"gaussian"``: ``rms(theta_0) * z``, ``z ~ N(0, I)``: a fresh zero-mean parameter of
+      the size of ``theta_0`` (preferences, regression weights); every entry is redrawn,
+      independently of the past.
+    - ``"uniform"``: every entry ``~ U(0, 1)`` (arm means, probabilities).
+    - ``"negate"``: ``-theta_{t-1}`` (the best item becomes the worst; deterministic).
+
+    Args:
+      redraw: ``"gaussian"`` (default), ``"uniform"`` or ``"negate"``.
+
+    O(size of theta) per step.  References: Garivier & Moulines (2011) for piecewise-
+    stationary bandits; Adams & MacKay (2007) for the constant-hazard change model.
+    """
+
+    redraw: str = "gaussian"
+    params_type: ClassVar[type] = AbruptParams
+
+    def __post_init__(self):
+        require(
+            self.redraw in _REDRAWS,
+            f"drift.redraw = {self.redraw!r}: must be one of {', '.join(_REDRAWS)}",
+        )
+
+    def _next(self, key, state, params, consumption, t):
+        key_when, key_draw = jax.random.split(key)
+        period = jnp.round(params.period).astype(jnp.int32)
+        scheduled = (period > 0) & (jnp.mod(t, jnp.maximum(period, 1)) == 0)
+        random_time = jax.random.uniform(key_when) < params.hazard
+        change = scheduled | random_time
+        shape = state.theta.shape
+        if self.redraw == "gaussian":
+            rms = jnp.sqrt(jnp.mean(jnp.square(state.anchor)))
+            fresh = rms * jax.random.normal(key_draw, shape, jnp.float32)
+        elif self.redraw == "uniform":
+            fresh = jax.random.uniform(key_draw, shape, jnp.float32)
+        else:
+            fresh = -state.theta
+        return jnp.where(change, fresh, state.theta), change, state.extra
+
+
+@flax.struct.dataclass
+class PeriodicParams:
+    amplitude: float = knob(0.5, low=0.0, doc="amplitude of the seasonal oscillation")
+    period: float = knob(1000.0, low=0.0, low_open=True, doc="steps per cycle")
+
+
+@dataclasses.dataclass(frozen=True)
+class Periodic(Drift):
+    """Seasonal oscillation around the anchor, one random phase per entry.
+
+    ``theta_t = theta_0 + amplitude * (sin(2 pi t / period + phi) - sin(phi))`` with
+    ``phi ~ U(0, 2 pi)`` per entry drawn at ``init`` (so ``theta`` starts at ``theta_0``
+    and returns to it every ``period`` steps).  The phase uses ``t mod period``, so a
+    traced period keeps float32 precision over long runs.  O(size of theta) per step.
+    """
+
+    params_type: ClassVar[type] = PeriodicParams
+
+    def _init_extra(self, key, theta0, params):
+        return jax.random.uniform(key, theta0.shape, jnp.float32, 0.0, 2.0 * math.pi)
+
+    def _next(self, key, state, params, consumption, t):
+        cycle = jnp.mod(t.astype(jnp.float32), params.period) / params.period
+        phase = state.extra
+        wave = jnp.sin(2.0 * math.pi * cycle + phase) - jnp.sin(phase)
+        return state.anchor + params.amplitude * wave, _no_change(), state.extra
+
+
+@flax.struct.dataclass
+class RotationParams:
+    speed: float = knob(0.001, doc="angular speed in radians per step (sign = direction)")
+
+
+_PLANES = ("random", "first")
+
+
+@dataclasses.dataclass(frozen=True)
+class Rotation(Drift):
+    """Slow rotation of the last axis in a fixed plane: ``theta_t = R(speed * t) theta_0``.
+
+    The plane is spanned by orthonormal ``p, q`` (``plane="random"``: drawn at ``init``, the
+    same for every row, so a population rotates coherently; ``"first"``: the first two
+    coordinates).  With ``a = speed * t``, ``x_p = x.p``, ``x_q = x.q``::
+
+        R(a) x = x + (x_p cos a - x_q sin a - x_p) p + (x_p sin a + x_q cos a - x_q) q
+
+    Norms are preserved.  Needs ``theta.shape[-1] >= 2``.  O(size of theta) per step.
+    """
+
+    plane: str = "random"
+    params_type: ClassVar[type] = RotationParams
+
+    def __post_init__(self):
+        require(
+            self.plane in _PLANES,
+            f"drift.plane = {self.plane!r}: must be one of {', '.join(_PLANES)}",
+        )
+
+    def _init_extra(self, key, theta0, params):
+        dim = theta0.shape[-1] if theta0.ndim else 0
+        if dim < 2:
+            raise ConfigError(
+                f"drift 'rotation' needs a parameter whose last axis has >= 2 entries; "
+                f"got shape {tuple(theta0.shape)}"
+            )
+        if self.plane == "first":
+            return jnp.eye(2, dim, dtype=jnp.float32)
+        g = jax.random.normal(key, (2, dim), jnp.float32)
+        p = g[0] / jnp.linalg.norm(g[0])
+        q = g[1] - jnp.dot(g[1], p) * p
+        q = q / jnp.linalg.norm(q)
+        return jnp.stack([p, q])
+
+    def _next(self, key, state, params, consumption, t):
+        angle = params.speed * t.astype(jnp.float32)
+        return rotate(state.anchor, state.extra, angle), _no_change(), state.extra
+
+
+def rotate(x: Array, plane: Array, angle: Array) -> Array:
+    """Rotate the last axis of ``x`` by ``angle`` in the plane of orthonormal rows
+    ``plane (2, d)`` (see :class:`Rotation`)."""
+    p, q = plane[0], plane[1]
+    x_p = x @ p
+    x_q = x @ q
+    cos, sin = jnp.cos(angle), jnp.sin(angle)
+    along_p = x_p * cos - x_q * sin - x_p
+    along_q = x_p * sin + x_q * cos - x_q
+    return x + along_p[..., None] * p + along_q[..., None] * q
+
+
+# --------------------------------------------------------------------------------------
+# Endogenous processes (read `consumed`)
+# --------------------------------------------------------------------------------------
+
+
+@flax.struct.dataclass
+class EndogenousParams:
+    rate: float = knob(
+        0.05, low=0.0, high=1.0, doc="fraction of the way toward the consumed item per consumption"
+    )
+
+
+@dataclasses.dataclass(frozen=True)
+class Endogenous(Drift):
+    """Preferences move toward what was consumed (the feedback loop of recommendation).
+
+    ``theta_t = theta_{t-1} + rate * m_t (c_t - theta_{t-1})`` with ``(c_t, m_t)`` the
+    consumption (target, mask); nothing moves without consumption.  This is the interest
+    evolution of RecSim (Ie et al. 2019) in its simplest linear form; repeated exposure
+    to similar items narrows the user's taste (a filter bubble).  Row-local: O(d) per step
+    through :meth:`Drift.step_row`.
+    """
+
+    params_type: ClassVar[type] = EndogenousParams
+    row_local: ClassVar[bool] = True
+
+    def _next(self, key, state, params, consumption, t):
+        if consumption is None:
+            return state.theta, _no_change(), state.extra
+        pull = params.rate * consumption.mask * (consumption.target - state.theta)
+        return state.theta + pull, _no_change(), state.extra
+
+
+@flax.struct.dataclass
+class BoredomParams:
+    rate: float = knob(0.1, low=0.0, doc="appeal lost per unit of satiation")
+    recovery: float = knob(0.05, low=0.0, high=1.0, doc="fraction of satiation forgotten per step")
+
+
+@dataclasses.dataclass(frozen=True)
+class Boredom(Drift):
+    """Satiation: appeal decays with repeated consumption and recovers with time.
+
+    ``s_t = (1 - recovery)(s_{t-1} + m_t c_t)``, ``theta_t = theta_0 - rate * s_t``.  For
+    a user preference and consumed item vectors ``c``, ``theta . c`` falls each time a
+    similar item is consumed (the user moves away from it); for arm means with ``c = 1``
+    at the pulled arm this is the satiation model of rebounding bandits (Leqi et al.
+    2021).  Recovery applies to every entry every step: O(size of theta) per step.
+    """
+
+    params_type: ClassVar[type] = BoredomParams
+
+    def _init_extra(self, key, theta0, params):
+        return jnp.zeros_like(theta0)
+
+    def _next(self, key, state, params, consumption, t):
+        satiation = state.extra
+        if consumption is not None:
+            satiation = satiation + consumption.mask * consumption.target
+        satiation = (1.0 - params.recovery) * satiation
+        return state.anchor - params.rate * satiation, _no_change(), satiation
+
+
+@flax.struct.dataclass
+class RottingParams:
+    rate: float = knob(0.01, low=0.0, high=1.0, doc="fraction of appeal lost per consumption")
+
+
+@dataclasses.dataclass(frozen=True)
+class Rotting(Drift):
+    """Rotting appeal: ``n_t = n_{t-1} + m_t`` consumptions, ``theta_t = theta_0 (1 - rate)^{n_t}``.
+
+    Arm means (``theta (K,)``, mask one-hot at the pulled arm) decay geometrically with
+    their number of pulls (rotting bandits, Levine, Crammer & Mannor 2017); for a user's
+    preference row, the whole row shrinks with each consumption (engagement fatigue).
+    Row-local: O(d) per step through :meth:`Drift.step_row`.
+    """
+
+    params_type: ClassVar[type] = RottingParams
+    row_local: ClassVar[bool] = True
+
+    def _init_extra(self, key, theta0, params):
+        return jnp.zeros_like(theta0)
+
+    def _next(self, key, state, params, consumption, t):
+        counts = state.extra
+        if consumption is not None:
+            counts = counts + consumption.mask * jnp.ones_like(counts)
+        theta = state.anchor * jnp.power(1.0 - params.rate, counts)
+        return theta, _no_change(), counts
+
+
+# --------------------------------------------------------------------------------------
+# Registry
+# --------------------------------------------------------------------------------------
+
+DRIFTS.register("stationary", Stationary)
+DRIFTS.register("random_walk", RandomWalk)
+DRIFTS.register("mean_reverting", MeanReverting)
+DRIFTS.register("abrupt", Abrupt)
+DRIFTS.register("periodic", Periodic)
+DRIFTS.register("rotation", Rotation)
+DRIFTS.register("endogenous", Endogenous)
+DRIFTS.register("boredom", Boredom)
+DRIFTS.register("rotting", Rotting)
+
+make = DRIFTS.make
+names = DRIFTS.names
+
+
+def options_dict(options: Any, field: str = "env.drift_options") -> dict[str, Any]:
+    """``drift_options`` as a dict: accepts a dict or a tuple of ``(key, value)`` pairs."""
+    if options is None:
+        return {}
+    if isinstance(options, dict):
+        return dict(options)
+    try:
+        return {str(k): v for k, v in options}
+    except (TypeError, ValueError):
+        raise ConfigError(
+            f"{field} = {options!r}: must be a dict or a tuple of (key, value) pairs"
+        ) from None
+
+
+def options_tuple(options: Any, field: str = "env.drift_options") -> tuple:
+    """``drift_options`` as a hashable, sorted tuple of ``(key, value)`` pairs."""
+    return tuple(sorted(options_dict(options, field).items()))
+
+
+def build(name: str, options: Any = (), field: str = "env.drift") -> Drift:
+    """Build drift ``name`` with static ``options``; ConfigError naming ``field`` otherwise."""
+    if not isinstance(name, str) or name not in DRIFTS:
+        raise ConfigError(f"{field} = {name!r}: unknown drift; allowed: {', '.join(names())}")
+    try:
+        return make(name, **options_dict(options, field + "_options"))
+    except ConfigError as err:
+        raise ConfigError(f"{field} = {name!r}: {err}") from None
+
+
+def attach(env: Any) -> Drift:
+    """For an environment with static fields ``drift`` and ``drift_options``: validate them
+    (ConfigError naming ``env.drift``), store ``drift_options`` as a sorted tuple of pairs
+    (a dict is accepted), and keep the built process as ``env.drift_process``.
+
+    Call it from the environment's ``__post_init__``.
+    """
+    options = options_tuple(env.drift_options)
+    object.__setattr__(env, "drift_options", options)
+    process = build(env.drift, options)
+    object.__setattr__(env, "drift_process", process)
+    return process
+
+
+__all__ = [
+    "DRIFTS",
+    "Abrupt",
+    "Boredom",
+    "Consumption",
+    "Drift",
+    "DriftState",
+    "Endogenous",
+    "MeanReverting",
+    "Periodic",
+    "RandomWalk",
+    "Rotation",
+    "Rotting",
+    "Stationary",
+    "as_consumption",
+    "attach",
+    "build",
+    "make",
+    "names",
+    "rotate",
+]

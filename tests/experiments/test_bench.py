@@ -1,0 +1,208 @@
+"""Smoke tests of ``driftsim bench``: record schema, JSON file, and that the numpy baselines
+run driftsim's algorithms (replayed step by step, or fed the same random draws)."""
+
+from __future__ import annotations
+
+import json
+import types
+
+import jax
+import numpy as np
+import pytest
+
+import agents
+import simulator
+from experiments.bench import numpy_baselines as nb
+from experiments.bench import parse_only
+from experiments.bench.core import Record, compiled_runs, unrolled_threefry
+from experiments.bench.envs import DisjointLinearBandit, RecordingEnv
+from experiments.bench.report import add_ratios, targets
+from experiments.bench.workloads import Sizes
+from experiments.cli import main as cli_main
+from simulator.params import ConfigError
+
+REQUIRED = {"workload", "implementation", "steps_per_s", "compile_s", "runs", "regret"}
+
+TINY = Sizes(
+    w1_arms=4,
+    w1_steps=60,
+    w1_runs=4,
+    w1_loop_runs=2,
+    w1_policies=("ucb1",),
+    w1_samplers=False,
+    peers=False,
+    unrolled_threefry=False,
+)
+
+
+def _replay(env, agent, num_steps, seed=0, env_params=None):
+    """One driftsim run through :class:`RecordingEnv`: contexts, actions, rewards, labels."""
+    recording = RecordingEnv(inner=env)
+    program = compiled_runs(recording, agent, num_steps)
+    params = env.default_params() if env_params is None else env_params
+    keys = jax.random.split(jax.random.key(seed), 1)
+    out = program(keys, params, agent.default_hparams())
+    return jax.tree.map(lambda x: np.asarray(x[0], np.float64), out)
+
+
+def test_cli_bench_writes_json_records_with_the_schema(tmp_path, monkeypatch, capsys):
+    import experiments.bench as bench
+
+    original = bench.run_suite
+    monkeypatch.setattr(
+        bench, "run_suite", lambda names, repeats: original(names, repeats, sizes=TINY, figure=None)
+    )
+    path = tmp_path / "bench.json"
+    assert cli_main(["bench", "--only", "w1", "--json", str(path), "--repeats", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "targets" in out and "W1 ucb1" in out
+    payload = json.loads(path.read_text())
+    assert {"machine", "versions", "git_revision", "records", "targets"} <= set(payload)
+    assert payload["versions"]["jax"] == jax.__version__
+    assert {"platform", "cpu_count", "jax_devices"} <= set(payload["machine"])
+    records = payload["records"]
+    assert {r["implementation"] for r in records} == {"driftsim", "numpy loop", "numpy vectorized"}
+    for record in records:
+        assert REQUIRED <= set(record)
+        assert record["workload"] == "W1 ucb1"
+        assert record["steps_per_s"] > 0 and record["regret"] >= 0
+    driftsim = next(r for r in records if r["implementation"] == "driftsim")
+    assert driftsim["compile_s"] >= 0 and driftsim["ratio"] > 0
+    # The three implementations of one algorithm reach comparable regret (loose at this
+    # tiny size: 4 arms, 60 steps, a handful of runs).
+    regrets = [r["regret"] for r in records]
+    assert max(regrets) < 3 * min(regrets) + 5
+    assert any(t["name"].startswith("W1 UCB1") for t in payload["targets"])
+    assert cli_main(["bench", "--only", "W9"]) == 2
+
+
+def test_parse_only():
+    assert parse_only("w2, W1") == ["W1", "W2"]
+    assert parse_only(None)[-1] == "scaling"
+    with pytest.raises(ConfigError, match="allowed: W1, W2"):
+        parse_only("W1,nope")
+
+
+def test_ratios_and_targets_from_records():
+    records = [
+        Record("W1 ucb1", "numpy loop", 1, 10, steps_per_s=100.0),
+        Record("W1 ucb1", "driftsim", 10, 10, steps_per_s=20_000.0, compile_s=1.0),
+        Record("W1 ucb1", "River", 1, 10, steps_per_s=50.0),
+    ]
+    add_ratios(records)
+    assert records[1].ratio == pytest.approx(200.0)
+    by_name = {t.name: t for t in targets(records)}
+    assert by_name["W1 UCB1 vs numpy loop"].met is True
+    assert by_name["W1 UCB1 vs peers"].met is True  # 400x River
+    assert by_name["W3 SGD vs numpy loop"].met is None
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_vectorized_baselines_equal_the_loops_on_the_same_draws(seed):
+    # With one run both versions consume the generator in the same order.
+    np.testing.assert_allclose(nb.ucb1_vectorized(seed, 1, 5, 300), nb.ucb1_loop(seed, 1, 5, 300))
+    np.testing.assert_allclose(
+        nb.thompson_vectorized(seed, 1, 5, 300), nb.thompson_loop(seed, 1, 5, 300)
+    )
+    np.testing.assert_allclose(
+        nb.linucb_vectorized(seed, 1, 6, 4, 150), nb.linucb_loop(seed, 1, 6, 4, 150), rtol=1e-9
+    )
+    for optimizer in ("sgd", "adam"):
+        np.testing.assert_allclose(
+            nb.regression_vectorized(seed, 1, 4, 300, optimizer),
+            nb.regression_loop(seed, 1, 4, 300, optimizer),
+            rtol=1e-9,
+        )
+
+
+def test_numpy_ucb1_plays_what_driftsim_plays():
+    """Replay a driftsim UCB1 run through the numpy UCB1: every driftsim action maximises
+    the numpy index (ties allowed), and the regrets agree."""
+    if "ucb" not in agents.names():
+        pytest.skip("agent ucb not registered")
+    env = simulator.make("bernoulli", num_arms=6)
+    agent = agents.make("ucb", num_arms=6)
+    rec = _replay(env, agent, 400)
+    policy = nb.UCB1(6)
+    for t in range(400):
+        index = policy.indices()
+        action = int(rec.action[t])
+        best = np.max(index)
+        assert index[action] == best or index[action] >= best - 1e-5 * (1 + abs(best)), t
+        policy.update(action, rec.reward[t])
+    assert policy.counts.sum() == 400 and policy.counts.min() >= 1
+
+
+def test_numpy_linucb_plays_what_driftsim_plays():
+    """Replay a driftsim disjoint LinUCB run (W2's environment, small) through the numpy
+    Sherman–Morrison LinUCB: same index maximiser at every step."""
+    env = DisjointLinearBandit(num_arms=5, context_dim=3)
+    agent = agents.make("linucb", num_arms=5, context_dim=3, arm_dim=0, mode="disjoint")
+    hparams = agent.default_hparams()
+    assert float(hparams.alpha) == 1.0 and float(hparams.ridge) == 1.0
+    rec = _replay(env, agent, 200)
+    policy = nb.DisjointLinUCB(5, 3)
+    for t in range(200):
+        index = policy.indices(rec.features[t])
+        action = int(rec.action[t])
+        assert index[action] >= np.max(index) - 1e-4 * (1 + abs(np.max(index))), f"step {t}"
+        policy.update(action, rec.features[t], rec.reward[t])
+
+
+@pytest.mark.parametrize("optimizer", ["sgd", "adam"])
+def test_numpy_online_regression_predicts_what_driftsim_predicts(optimizer):
+    """Feed the numpy SGD / Adam the stream driftsim saw: identical predictions."""
+    if "ogd" not in agents.names():
+        pytest.skip("agent ogd not registered")
+    env = simulator.make("regression_stream", context_dim=4)
+    params = env.default_params().replace(noise=0.1)
+    agent = agents.make("ogd", context_dim=4, optimizer=optimizer)
+    rec = _replay(env, agent, 300, env_params=params)
+    model = nb.OPTIMIZERS[optimizer](4, learning_rate=float(agent.default_hparams().learning_rate))
+    predictions = []
+    for t in range(300):
+        prediction = model.predict(rec.features[t])
+        predictions.append(prediction)
+        model.update(rec.features[t], prediction, rec.label[t])
+    np.testing.assert_allclose(predictions, rec.action, rtol=1e-3, atol=1e-4)
+
+
+def test_thompson_numpy_loop_and_driftsim_reach_similar_regret():
+    """Thompson draws differ between numpy and JAX; the mean regret over runs must agree
+    within 4 standard errors (20 runs of 300 steps on 4 arms)."""
+    if "thompson" not in agents.names():
+        pytest.skip("agent thompson not registered")
+    runs, steps = 20, 300
+    env = simulator.make("bernoulli", num_arms=4)
+    agent = agents.make("thompson", num_arms=4)
+    program = compiled_runs(env, agent, steps)
+    keys = jax.random.split(jax.random.key(3), runs)
+    log = program(keys, env.default_params(), agent.default_hparams())
+    jax_regret = np.asarray(log.regret, np.float64).sum(axis=1)
+    np_regret = nb.thompson_loop(3, runs, 4, steps)
+    error = np.sqrt(jax_regret.var() / runs + np_regret.var() / runs)
+    assert abs(jax_regret.mean() - np_regret.mean()) < 4 * error + 0.5
+
+
+def test_unknown_workload_namespace_is_not_silently_ignored():
+    args = types.SimpleNamespace(only="W1,bogus", json=None, repeats=1)
+    from experiments.bench import main
+
+    with pytest.raises(ConfigError, match="bogus"):
+        main(args)
+
+
+def test_unrolled_threefry_gives_the_same_bits():
+    """The what-if lowering changes speed only: identical random bits, and the default
+    lowering is restored afterwards."""
+
+    def draw(key):
+        return jax.random.uniform(jax.random.fold_in(key, 3), (5,))
+
+    key = jax.random.key(7)
+    before = np.asarray(jax.jit(draw)(key))
+    with unrolled_threefry():
+        inside = np.asarray(jax.jit(draw)(key))
+    after = np.asarray(jax.jit(draw)(key))
+    np.testing.assert_array_equal(before, inside)
+    np.testing.assert_array_equal(before, after)

@@ -1,0 +1,374 @@
+"""Logs, propensities, off-policy estimators and replay.
+
+Reference tests against a plain numpy transcription; statistical tests on simulated logs
+whose true policy value is known (fixed seeds, tolerances of 3 standard errors).
+"""
+
+import flax.struct
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import agents
+from agents.types import Agent
+from experiments import offpolicy as op
+from experiments.runner import make_run
+from simulator import datasets
+from simulator.bandits import BernoulliBandit
+from simulator.classification import from_data
+from simulator.params import ConfigError
+
+needs_obd = pytest.mark.skipif(not datasets.obd_available(), reason="obp not installed")
+
+
+def _seeds(n, seed=0):
+    return jax.vmap(lambda i: jax.random.fold_in(jax.random.key(seed), i))(jnp.arange(n))
+
+
+# --------------------------------------------------------------------------------------
+# Propensities and recording
+# --------------------------------------------------------------------------------------
+
+
+def _empty_context(num_arms):
+    return jax.tree.map(
+        lambda x: x[0], op.log_from_arrays(np.zeros((1, 0)), [0], [0.0], [1.0], num_arms).context
+    )
+
+
+@pytest.mark.parametrize("name", ["epsilon_greedy", "exp3", "gradient_bandit"])
+def test_exact_probabilities_agree_with_monte_carlo(name):
+    agent = agents.make(name, num_arms=4)
+    hparams = agent.default_hparams()
+    state = agent.init(jax.random.key(0), hparams)
+    if name == "epsilon_greedy":  # a tie between arms 1 and 2
+        hparams = hparams.replace(epsilon=0.2)
+        state = state.replace(values=jnp.array([1.0, 3.0, 3.0, 0.0]))
+    elif name == "exp3":
+        state = state.replace(log_weights=jnp.log(jnp.array([0.1, 0.2, 0.3, 0.4])))
+    else:
+        state = state.replace(preferences=jnp.array([0.5, -1.0, 1.0, 0.0]))
+    context = _empty_context(4)
+    exact = np.asarray(op.exact_probabilities(agent)(state, context, hparams))
+    if name == "epsilon_greedy":
+        np.testing.assert_allclose(exact, [0.05, 0.45, 0.45, 0.05], rtol=1e-6)
+    np.testing.assert_allclose(exact.sum(), 1.0, rtol=1e-6)
+    num_samples = 4000
+    sampled = op.behaviour(agent, "monte_carlo", num_samples)
+    action, estimate = jax.jit(sampled.act)(jax.random.key(1), state, context, hparams)
+    assert not sampled.exact and op.behaviour(agent).exact
+    sd = np.sqrt(exact * (1 - exact) / num_samples)
+    assert np.all(np.abs(np.asarray(estimate) - exact) < 4 * sd + 1.0 / num_samples)
+    assert action == agent.act(jax.random.key(1), state, context, hparams)
+
+
+def test_behaviour_validates():
+    with pytest.raises(ConfigError, match="no exact action distribution"):
+        op.behaviour(agents.make("linucb", num_arms=4), "exact")
+    with pytest.raises(ConfigError, match="propensity = 'magic': unknown"):
+        op.behaviour(agents.make("random", num_arms=4), "magic")
+    assert not op.behaviour(agents.make("thompson", num_arms=4)).exact  # Monte Carlo
+
+
+def test_recorded_run_is_the_plain_run():
+    env = BernoulliBandit(num_arms=3, means=(0.2, 0.5, 0.7))
+    agent = agents.make("epsilon_greedy", num_arms=3)
+    hparams, params = agent.default_hparams(), env.default_params()
+    key = jax.random.key(3)
+    log = jax.jit(op.make_recorder(env, agent, 50))(key, params, hparams)
+    plain = jax.jit(make_run(env, agent, 50))(key, params, hparams)
+    np.testing.assert_array_equal(np.asarray(log.reward), np.asarray(plain.reward))
+    chosen = np.asarray(log.expected_reward)[np.arange(50), np.asarray(log.action)]
+    np.testing.assert_allclose(0.7 - chosen, np.asarray(plain.regret), atol=1e-6)
+    assert log.context.arm_features.shape == (50, 3, 0) and log.num_arms == 3
+    assert np.all(np.asarray(log.propensity) >= 0.1 / 3 - 1e-7)
+
+
+def test_log_from_arrays_validates():
+    with pytest.raises(ConfigError, match=r"action: must be integers in \[0, num_arms = 2\)"):
+        op.log_from_arrays(np.zeros((2, 1)), [0, 2], [0, 1], [0.5, 0.5], 2)
+    with pytest.raises(ConfigError, match=r"propensity: every entry must be in \(0, 1\]"):
+        op.log_from_arrays(np.zeros((2, 1)), [0, 1], [0, 1], [0.5, 0.0], 2)
+    with pytest.raises(ConfigError, match="reward has shape"):
+        op.log_from_arrays(np.zeros((2, 1)), [0, 1], [0], [0.5, 0.5], 2)
+    log = op.log_from_arrays(np.zeros((2, 1)), [0, 1], [0, 1], [0.5, 0.25], 2)
+    with pytest.raises(ConfigError, match="replay needs a uniform-random log"):
+        op.check_uniform(log)
+
+
+# --------------------------------------------------------------------------------------
+# Estimators against numpy
+# --------------------------------------------------------------------------------------
+
+
+def _random_problem(n=60, num_arms=3, dim=2, seed=0):
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(n, dim))
+    action = rng.integers(0, num_arms, n)
+    propensity = rng.uniform(0.1, 0.9, n)
+    reward = rng.normal(size=n)
+    target = rng.dirichlet(np.ones(num_arms), n)
+    predictions = rng.normal(size=(n, num_arms))
+    log = op.log_from_arrays(x, action, reward, propensity, num_arms)
+    return log, x, action, reward, propensity, target, predictions
+
+
+def test_estimators_match_numpy():
+    log, x, action, reward, propensity, target, q = _random_problem()
+    n = len(action)
+    w = np.array([target[i, action[i]] / propensity[i] for i in range(n)])
+    ips = sum(w[i] * reward[i] for i in range(n)) / n
+    snips = sum(w[i] * reward[i] for i in range(n)) / sum(w)
+    dm = sum(target[i] @ q[i] for i in range(n)) / n
+    dr = sum(target[i] @ q[i] + w[i] * (reward[i] - q[i, action[i]]) for i in range(n)) / n
+    t, qq = jnp.asarray(target, jnp.float32), jnp.asarray(q, jnp.float32)
+    np.testing.assert_allclose(op.ips(log, t), ips, rtol=1e-5)
+    np.testing.assert_allclose(op.snips(log, t), snips, rtol=1e-5)
+    np.testing.assert_allclose(op.direct_method(t, qq), dm, rtol=1e-5)
+    np.testing.assert_allclose(op.doubly_robust(log, t, qq), dr, rtol=1e-5)
+
+    # bootstrap: the same resample counts in numpy, percentile interval
+    key = jax.random.key(7)
+    result = jax.jit(op.estimate, static_argnames=("num_bootstrap", "level"))(
+        key, log, t, qq, num_bootstrap=300, level=0.9
+    )
+    counts = np.asarray(op.bootstrap_counts(key, n, 300))
+    assert counts.shape == (300, n) and np.all(counts.sum(axis=1) == n)
+    boot_dr = (
+        counts @ (q * target).sum(1) / n + counts @ (w * (reward - q[np.arange(n), action])) / n
+    )
+    boot_snips = (counts @ (w * reward)) / (counts @ w)
+    for est, value, boot in ((result.dr, dr, boot_dr), (result.snips, snips, boot_snips)):
+        np.testing.assert_allclose(est.value, value, rtol=1e-5)
+        np.testing.assert_allclose(
+            [est.low, est.high], np.quantile(boot, [0.05, 0.95]), rtol=1e-4, atol=1e-6
+        )
+        np.testing.assert_allclose(est.std_error, boot.std(ddof=1), rtol=1e-4)
+
+
+def test_ridge_reward_model_matches_numpy():
+    log, x, action, reward, *_ = _random_problem(n=80, seed=1)
+    model = op.fit_ridge(log, ridge=0.5)
+    z = np.c_[x, np.ones(len(x))]
+    for a in range(3):
+        rows = action == a
+        theta = np.linalg.solve(0.5 * np.eye(3) + z[rows].T @ z[rows], z[rows].T @ reward[rows])
+        np.testing.assert_allclose(model.theta[a], theta, rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(
+        op.predict_ridge(model, log.context), z @ np.asarray(model.theta).T, rtol=1e-5, atol=1e-5
+    )
+    # DR's sequential fit: block b (of 4, in log order) predicted from blocks before it
+    sequential = op.fit_reward_model(log, ridge=0.5, num_blocks=4)
+    np.testing.assert_array_equal(np.asarray(sequential.dr)[:20], 0.0)
+    early = op.log_from_arrays(x[:60], action[:60], reward[:60], np.full(60, 0.5), 3)
+    np.testing.assert_allclose(
+        np.asarray(sequential.dr)[60:],
+        np.asarray(op.predict_ridge(op.fit_ridge(early, 0.5), log.context))[60:],
+        rtol=1e-4,
+        atol=1e-5,
+    )
+    np.testing.assert_allclose(sequential.dm, op.predict_ridge(model, log.context), atol=1e-5)
+    arms = np.random.default_rng(2).normal(size=(80, 3, 2))  # shared model on item features
+    shared_log = op.log_from_arrays(x, action, reward, np.full(80, 1 / 3), 3, arm_features=arms)
+    shared = op.fit_ridge(shared_log, ridge=0.5, shared=True)
+    zs = np.c_[x, arms[np.arange(80), action], np.ones(80)]
+    theta = np.linalg.solve(0.5 * np.eye(5) + zs.T @ zs, zs.T @ reward)
+    np.testing.assert_allclose(shared.theta[0], theta, rtol=1e-4, atol=1e-5)
+    assert op.predict_ridge(shared, shared_log.context).shape == (80, 3)
+
+
+# --------------------------------------------------------------------------------------
+# Unbiasedness on simulated logs whose true value is known
+# --------------------------------------------------------------------------------------
+
+
+def test_ips_and_dr_are_unbiased_on_simulated_logs():
+    """300 logs of 60 rounds from a learning ε-greedy logger on a noisy classification
+    bandit; a fixed softmax target policy.  IPS and DR are unbiased given the contexts, DR
+    both with a deliberately wrong fixed reward model and with the sequentially fitted
+    ridge model: their mean error is within 3 standard errors of 0, while DM with the wrong
+    model is visibly biased (the test has power)."""
+    rng = np.random.default_rng(4)
+    x, y = rng.normal(size=(40, 3)), np.arange(40) % 3
+    env, params = from_data(x, y)
+    params = params.replace(flip_prob=0.2)
+    logger = agents.make("epsilon_greedy", num_arms=3)
+    logger_hp = logger.default_hparams().replace(epsilon=0.3)
+    weights = jnp.asarray(rng.normal(size=(3, 3)), jnp.float32)
+    wrong_model = jnp.array([0.5, 0.2, 0.9], jnp.float32)
+
+    def one(key):
+        log = op.make_recorder(env, logger, 60)(key, params, logger_hp)
+        target = jax.nn.softmax(log.context.features @ weights, axis=-1)
+        q = jnp.broadcast_to(wrong_model, target.shape)
+        truth = op.policy_value(target, log.expected_reward)
+        fitted = op.fit_reward_model(log, ridge=1.0, num_blocks=3)
+        return (
+            op.ips(log, target) - truth,
+            op.doubly_robust(log, target, q) - truth,
+            op.doubly_robust(log, target, fitted.dr) - truth,
+            op.direct_method(target, q) - truth,
+        )
+
+    num_logs = 300
+    errors = [np.asarray(e) for e in jax.jit(jax.vmap(one))(_seeds(num_logs, 11))]
+    for name, error in zip(("ips", "dr", "dr_fitted", "dm"), errors):
+        se = error.std(ddof=1) / np.sqrt(num_logs)
+        if name == "dm":
+            assert abs(error.mean()) > 3 * se, (name, error.mean(), se)
+        else:
+            assert abs(error.mean()) < 3 * se, (name, error.mean(), se)
+
+
+# --------------------------------------------------------------------------------------
+# Replay
+# --------------------------------------------------------------------------------------
+
+
+@flax.struct.dataclass
+class _NoHParams:
+    pass
+
+
+def _fixed_policy(probabilities):
+    """A stationary stochastic policy whose state counts its updates."""
+    logits = jnp.log(jnp.asarray(probabilities, jnp.float32))
+    return Agent(
+        "fixed",
+        init=lambda key, hp: jnp.zeros((), jnp.int32),
+        act=lambda key, s, c, hp: jax.random.categorical(key, logits).astype(jnp.int32),
+        update=lambda key, s, tr, hp: s + 1,
+        default_hparams=_NoHParams,
+    )
+
+
+def _uniform_log(env, num_rows, key):
+    uniform = agents.make("random", num_arms=env.num_arms)
+    record = op.make_recorder(env, uniform, num_rows)
+    return record(key, env.default_params(), uniform.default_hparams())
+
+
+def test_replay_recovers_a_fixed_policys_ctr():
+    means = np.array([0.1, 0.3, 0.5, 0.8])
+    policy = np.array([0.1, 0.2, 0.3, 0.4])
+    env = BernoulliBandit(num_arms=4, means=tuple(means))
+    log = jax.jit(lambda k: _uniform_log(env, 8000, k))(jax.random.key(0))
+    op.check_uniform(log)
+    agent = _fixed_policy(policy)
+    replay = op.make_replay(agent)
+    out = jax.jit(replay)(jax.random.key(1), log, _NoHParams())
+    result = op.replay_estimate(out.log)
+    truth = float(policy @ means)
+    half_width = float(result.high - result.value)
+    assert 1700 < float(result.num_accepted) < 2300  # about n / K = 2000
+    assert abs(float(result.value) - truth) < 1.5 * half_width  # 1.5 x 1.96 se
+    assert int(out.agent_state) == int(result.num_accepted)  # updated on accepted rows only
+
+
+def test_replay_of_a_learner_matches_its_online_run():
+    """Li et al. (2011, Thm 1): the first m accepted rows of a replay over a uniform log are
+    distributed as m online rounds.  Mean reward over 48 seeds, replay vs online."""
+    env = BernoulliBandit(num_arms=3, means=(0.2, 0.5, 0.6))
+    agent = agents.make("epsilon_greedy", num_arms=3)
+    hparams = agent.default_hparams().replace(epsilon=0.1)
+    m, num_seeds = 150, 48
+
+    def replayed(key):
+        key_log, key_agent = jax.random.split(key)
+        log = _uniform_log(env, 3 * m + 150, key_log)  # accepted ~ n/3 > m (checked below)
+        out = op.make_replay(agent)(key_agent, log, hparams)
+        return op.replay_estimate(out.log, first=m)
+
+    replay = jax.jit(jax.vmap(replayed))(_seeds(num_seeds, 1))
+    assert np.all(np.asarray(replay.num_accepted) == m)
+    online = jax.jit(jax.vmap(make_run(env, agent, m), in_axes=(0, None, None)))(
+        _seeds(num_seeds, 2), env.default_params(), hparams
+    )
+    a, b = np.asarray(replay.value), np.asarray(online.reward).mean(axis=1)
+    se = np.sqrt(a.var(ddof=1) / num_seeds + b.var(ddof=1) / num_seeds)
+    assert abs(a.mean() - b.mean()) < 3 * se, (a.mean(), b.mean(), se)
+    assert b.mean() > 0.5  # it learns: better than the uniform 0.43
+
+
+def test_replay_skips_rejected_rows():
+    env = BernoulliBandit(num_arms=4, means=(0.1, 0.2, 0.3, 0.4))
+    log = jax.jit(lambda k: _uniform_log(env, 400, k))(jax.random.key(5))
+    agent = agents.make("epsilon_greedy", num_arms=4)
+    hparams = agent.default_hparams()
+    out = jax.jit(op.make_replay(agent))(jax.random.key(6), log, hparams)
+    # the final state is that of sample averages over the accepted rows only
+    rows = np.flatnonzero(np.asarray(out.log.accepted))
+    assert 50 < len(rows) < 150
+    actions, rewards = np.asarray(log.action)[rows], np.asarray(log.reward)[rows]
+    counts = np.bincount(actions, minlength=4)
+    sums = np.bincount(actions, weights=rewards, minlength=4)
+    np.testing.assert_array_equal(np.asarray(out.agent_state.counts), counts)
+    np.testing.assert_allclose(
+        np.asarray(out.agent_state.values), sums / np.maximum(counts, 1), atol=1e-6
+    )
+    np.testing.assert_allclose(np.asarray(out.log.reward).sum(), rewards.sum())
+
+
+# --------------------------------------------------------------------------------------
+# The Open Bandit Dataset (sample inside obp) and the worked examples
+# --------------------------------------------------------------------------------------
+
+
+@needs_obd
+def test_obd_estimates_on_the_sample():
+    random_data = datasets.load_obd("random", "men")
+    log = op.obd_log(random_data)
+    n, num_arms = log.num_rows, log.num_arms
+    # evaluating the logging policy itself: w = 1, IPS = SNIPS = the log's CTR exactly
+    uniform = jnp.full((n, num_arms), 1.0 / num_arms)
+    ctr = random_data.click.mean()
+    np.testing.assert_allclose(op.ips(log, uniform), ctr, rtol=1e-4)
+    np.testing.assert_allclose(op.snips(log, uniform), ctr, rtol=1e-4)
+    table = op.empirical_policy(datasets.load_obd("bts", "men"))
+    assert table.shape == (3, 34)
+    np.testing.assert_allclose(table.sum(axis=1), 1.0, rtol=1e-5)
+
+
+def test_ope_check_report_is_sane():
+    report = op.run_preset("ope-check", num_logs=8, num_steps=100, num_bootstrap=50)
+    assert [row["estimator"] for row in report.rows] == ["ips", "snips", "dm", "dr"]
+    for row in report.rows:
+        assert 0.0 <= row["mean_truth"] <= 1.0 and np.isfinite(row["rmse"])
+    assert "ope-check" in report.format()
+    with pytest.raises(ConfigError, match="unknown off-policy preset"):
+        op.run_preset("nope")
+
+
+class _FakeAgentResults:
+    def __init__(self, reward, datasets):
+        self.reward = reward
+        self.points = [{"env.dataset": d} for d in datasets]
+
+
+class _FakeResults:
+    """The slice of experiments.Results that bakeoff_table reads."""
+
+    def __init__(self, rewards, datasets):
+        self.agents = list(rewards)
+        self.config = {"env": {"name": "classification_bandit"}}
+        self._by_label = {k: _FakeAgentResults(v, datasets) for k, v in rewards.items()}
+
+    def __getitem__(self, label):
+        return self._by_label[label]
+
+
+def test_bakeoff_table_ranks_agents_per_dataset():
+    rng = np.random.default_rng(0)
+    shape = (2, 5, 10)  # (datasets, seeds, steps)
+    means = {"a": [0.9, 0.2], "b": [0.5, 0.6], "c": [0.5, 0.1]}
+    rewards = {
+        k: np.asarray(m)[:, None, None] + 0.01 * rng.normal(size=shape) for k, m in means.items()
+    }
+    report = op.bakeoff_table(_FakeResults(rewards, ["iris", "wine"]))
+    ranks = {(r["dataset"], r["agent"]): r["rank"] for r in report.rows}
+    assert ranks[("iris", "a")] == 1 and ranks[("wine", "b")] == 1 and ranks[("wine", "c")] == 3
+    assert {ranks[("iris", "b")], ranks[("iris", "c")]} == {2, 3}
+    row = next(r for r in report.rows if r["dataset"] == "iris" and r["agent"] == "a")
+    assert abs(row["reward"] - 0.9) < 0.01 and row["low"] < row["reward"] < row["high"]
+    assert report.note.startswith("mean rank over datasets: a 1.50")
