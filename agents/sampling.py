@@ -5,16 +5,15 @@ nested loop for the normal proposal) and splits keys lane by lane; under ``vmap`
 lane then iterates until the slowest lane is done.  Here the rejection sampler of
 Marsaglia & Tsang (2000) works on whole arrays:
 
-1. every lane gets ``num_proposals`` proposals at once (one vectorised draw of random
-   words) and keeps its *first* accepted one;
-2. lanes whose proposals were all rejected (rare: the acceptance probability is above
-   95 % per proposal for every shape, so about 1e-4 per lane with 3 proposals) draw more
-   proposals in a ``lax.while_loop`` that runs only while some lane is still missing,
-   so usually it runs zero times.
+1. every lane gets ``num_proposals`` proposals at once and keeps its *first* accepted one;
+2. lanes whose proposals were all rejected (the acceptance probability is above 95 % per
+   proposal for every shape, so at most 0.25 % of lanes with two proposals) draw more
+   rounds of proposals in a ``lax.while_loop`` that runs only while some lane is still
+   missing.
 
 Keeping the first accepted proposal of an i.i.d. sequence is exactly what the sequential
 rejection sampler does, so the samples are **exact in distribution** whatever
-``num_proposals`` is; it only trades vectorised work against fallback iterations.
+``num_proposals`` is; it only trades vectorised work against fallback rounds.
 
 The maths, for ``G ~ Gamma(alpha)`` with ``alpha >= 1``: ``d = alpha - 1/3``,
 ``c = 1/sqrt(9 d)``; draw ``x ~ N(0, 1)``, ``u ~ U(0, 1)``, put ``y = c x``; accept
@@ -31,12 +30,15 @@ Shapes below one are boosted, ``Gamma(alpha) = Gamma(alpha + 1) U^(1/alpha)``, i
 space so that tiny shapes do not underflow, and
 ``Beta(a, b) = G_a / (G_a + G_b) = sigmoid(log G_a - log G_b)``.
 
-Random words come from the Threefry-2x32 cipher of counters under the key (the hash
-behind ``jax.random``, two words per evaluation), written unrolled so that XLA fuses it
-with the sampler's arithmetic: on a CPU every ``jax.random`` call is a small ``while``
-loop of its own, and those loops, not the arithmetic, dominated the cost.  Other key
-implementations use ``jax.random.bits``.  Uniforms keep 23 random mantissa bits and
-normals are ``sqrt(2) erfinv(2u - 1)``, as in ``jax.random``.
+Random numbers.  Words are the Threefry-2x32 cipher (the hash behind ``jax.random``, bit
+for bit) of the counter pairs ``(lane, stream)`` under the key, written as unrolled array
+operations: on a CPU each ``jax.random`` call lowers to a small ``while`` loop of its
+own, and those loops, not the arithmetic, dominated the cost.  Each cipher evaluation
+gives two words; normals come in pairs from Box–Muller, ``sqrt(-2 log u1) (cos, sin)(2 pi
+u2)``, exact in real arithmetic; uniforms keep 23 random mantissa bits, as in
+``jax.random`` (so normals are truncated near 5.6 standard deviations, probability 2e-8).
+Every proposal, lane and round is its own array (no slicing or concatenation), which
+lets XLA emit simple vectorised loops.  Other key implementations use ``jax.random.bits``.
 
 How agents use it (Thompson sampling, discounted Thompson sampling, ...)::
 
@@ -45,7 +47,10 @@ How agents use it (Thompson sampling, discounted Thompson sampling, ...)::
     theta = beta(key, alpha0 + successes, beta0 + failures)   # (K,) float32
 
 Reference: G. Marsaglia & W. W. Tsang, "A simple method for generating gamma variables",
-ACM Transactions on Mathematical Software 26(3), 2000 (the boost for alpha < 1: §6).
+ACM Transactions on Mathematical Software 26(3), 2000 (the boost for alpha < 1: §6);
+G. E. P. Box & M. E. Muller, "A note on the generation of random normal deviates",
+Annals of Mathematical Statistics 29, 1958; J. K. Salmon et al., "Parallel random
+numbers: as easy as 1, 2, 3", SC 2011 (Threefry).
 """
 
 from __future__ import annotations
@@ -55,22 +60,17 @@ import math
 import jax
 import jax.numpy as jnp
 
-NUM_PROPOSALS = 3
-"""Default number of vectorised Marsaglia–Tsang proposals per lane before the fallback."""
-
-_SQRT2 = math.sqrt(2.0)
-
+NUM_PROPOSALS = 2
+"""Default number of vectorised Marsaglia–Tsang proposals per lane and round."""
 
 _ROTATIONS = ((13, 15, 26, 6), (17, 29, 16, 24))
 
 
 def threefry2x32(key_data: jax.Array, x0: jax.Array, x1: jax.Array) -> tuple[jax.Array, jax.Array]:
-    """The Threefry-2x32 block cipher (20 rounds) of the counter pair ``(x0, x1)``.
+    """The Threefry-2x32 block cipher (20 rounds) of the counter pairs ``(x0, x1)``.
 
-    Bit for bit the hash behind ``jax.random`` (Salmon et al. 2011), written as plain,
-    unrolled array operations: XLA fuses it with the arithmetic that consumes the words,
-    whereas the CPU lowering of ``jax.random`` runs a rolled 5-step ``while`` loop per
-    call.
+    Bit for bit the hash behind ``jax.random`` (``jax.extend.random.threefry_2x32``),
+    written as plain, unrolled array operations that XLA fuses with their consumers.
 
     Args:
       key_data: ``uint32[2]``, ``jax.random.key_data`` of a threefry key.
@@ -93,21 +93,31 @@ def threefry2x32(key_data: jax.Array, x0: jax.Array, x1: jax.Array) -> tuple[jax
     return x0, x1
 
 
-def random_words(key: jax.Array, shape: tuple[int, ...], stream=0) -> jax.Array:
-    """``uint32`` random words of ``shape`` from one key and a stream number.
+def random_word_pairs(
+    key: jax.Array, shape: tuple[int, ...], stream: jax.Array | int, lane_offset: int = 0
+) -> tuple[jax.Array, jax.Array]:
+    """Two independent ``uint32`` word arrays of ``shape`` for one key and stream.
 
-    For threefry keys the words are the cipher of the counters ``(i, stream)``, two words
-    per evaluation, so distinct streams of one key are independent without splitting the
-    key; other key implementations use ``jax.random.bits`` of ``fold_in(key, stream)``.
+    For threefry keys they are the cipher of the counter pairs ``(lane, stream)`` with
+    ``lane = lane_offset + 0 .. size - 1``: every ``(lane, stream)`` pair is drawn once,
+    so distinct lanes and streams of one key are independent without splitting the key.
+    Other key implementations use ``jax.random.bits`` of the key folded with
+    ``lane_offset`` and ``stream``.
+
+    Args:
+      key: one ``jax.random.key``.
+      shape: static shape of each word array.
+      stream: ``uint32`` scalar stream number (may be traced).
+      lane_offset: static first lane number.
     """
+    stream = jnp.asarray(stream, jnp.uint32)
     if "threefry2x32" not in str(jax.random.key_impl(key)):
-        return jax.random.bits(jax.random.fold_in(key, stream), shape, jnp.uint32)
+        key = jax.random.fold_in(jax.random.fold_in(key, lane_offset), stream)
+        words = jax.random.bits(key, (2,) + tuple(shape), jnp.uint32)
+        return words[0], words[1]
     size = math.prod(shape)
-    half = (size + 1) // 2
-    counter = jnp.arange(half, dtype=jnp.uint32)
-    stream = jnp.broadcast_to(jnp.asarray(stream, jnp.uint32), counter.shape)
-    words = jnp.concatenate(threefry2x32(jax.random.key_data(key), counter, stream))
-    return words[:size].reshape(shape)
+    lanes = (jnp.arange(size, dtype=jnp.uint32) + jnp.uint32(lane_offset)).reshape(shape)
+    return threefry2x32(jax.random.key_data(key), lanes, jnp.broadcast_to(stream, lanes.shape))
 
 
 def unit_uniform(words: jax.Array) -> jax.Array:
@@ -116,11 +126,11 @@ def unit_uniform(words: jax.Array) -> jax.Array:
     return one_to_two - 1.0
 
 
-def standard_normal(words: jax.Array) -> jax.Array:
-    """``uint32`` words to float32 standard normals, ``sqrt(2) erfinv(2u - 1)``."""
-    lowest = jnp.nextafter(jnp.float32(-1.0), jnp.float32(0.0))
-    u = jnp.maximum(unit_uniform(words) * 2.0 - 1.0, lowest)
-    return _SQRT2 * jax.lax.erf_inv(u)
+def box_muller(words_radius: jax.Array, words_angle: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """Two independent float32 standard normal arrays from two word arrays (Box–Muller)."""
+    radius = jnp.sqrt(-2.0 * jnp.log1p(-unit_uniform(words_radius)))  # log of U in (0, 1]
+    angle = (2.0 * math.pi) * unit_uniform(words_angle)
+    return radius * jnp.cos(angle), radius * jnp.sin(angle)
 
 
 def _accept(x, u, d, c):
@@ -132,20 +142,55 @@ def _accept(x, u, d, c):
     return inside & (jnp.log(u) < h), log1p_y
 
 
-def _first_accepted(accepted: jax.Array, log1p_y: jax.Array):
-    """``(any accepted, log(1+y) of the first accepted proposal)`` along axis 0."""
-    found = accepted[-1]
-    chosen = log1p_y[-1]
-    for i in range(accepted.shape[0] - 2, -1, -1):
-        chosen = jnp.where(accepted[i], log1p_y[i], chosen)
-        found = found | accepted[i]
+def _round(key, lane_offset: int, stream_base, d, c, num_proposals: int):
+    """One round of ``num_proposals`` proposals per lane: ``(any accepted, log(1+y) of the
+    first accepted)``, using streams ``stream_base .. stream_base + 2 ceil(P/2) - 1``."""
+    proposals = []
+    for pair in range((num_proposals + 1) // 2):
+        normals = box_muller(*random_word_pairs(key, d.shape, stream_base + 2 * pair, lane_offset))
+        uniforms = random_word_pairs(key, d.shape, stream_base + 2 * pair + 1, lane_offset)
+        for x, words in zip(normals, uniforms):
+            proposals.append((x, unit_uniform(words)))
+    found, chosen = None, None
+    for x, u in reversed(proposals[:num_proposals]):  # the first accepted wins
+        accepted, log1p_y = _accept(x, u, d, c)
+        if chosen is None:
+            found, chosen = accepted, log1p_y
+        else:
+            found, chosen = found | accepted, jnp.where(accepted, log1p_y, chosen)
     return found, chosen
 
 
-def _proposals(words: jax.Array, d: jax.Array, c: jax.Array):
-    """Test the proposals held in ``words (2, P, ...)``; first accepted per lane."""
-    accepted, log1p_y = _accept(standard_normal(words[0]), unit_uniform(words[1]), d, c)
-    return _first_accepted(accepted, log1p_y)
+def _log_gamma(key, alpha, lane_offset: int, num_proposals: int) -> jax.Array:
+    if not (
+        isinstance(num_proposals, int)
+        and not isinstance(num_proposals, bool)
+        and num_proposals >= 1
+    ):
+        raise ValueError(f"num_proposals = {num_proposals!r}: must be an integer >= 1")
+    boost = alpha < 1.0
+    d = jnp.where(boost, alpha + 1.0, alpha) - 1.0 / 3.0
+    c = jax.lax.rsqrt(9.0 * d)
+    # Streams: 0 the boost uniform; round r uses 1 + r S .. S + r S, S = 2 ceil(P / 2).
+    per_round = 2 * ((num_proposals + 1) // 2)
+    found, log1p_y = _round(key, lane_offset, 1, d, c, num_proposals)
+
+    def missing(carry):
+        _, found, _ = carry
+        return ~jnp.all(found)
+
+    def retry(carry):
+        r, found, log1p_y = carry
+        stream_base = 1 + r.astype(jnp.uint32) * per_round
+        found_more, log1p_y_more = _round(key, lane_offset, stream_base, d, c, num_proposals)
+        return r + 1, found | found_more, jnp.where(found, log1p_y, log1p_y_more)
+
+    carry = (jnp.ones((), jnp.int32), found, log1p_y)
+    _, _, log1p_y = jax.lax.while_loop(missing, retry, carry)
+    boost_words, _ = random_word_pairs(key, alpha.shape, 0, lane_offset)
+    log_u = jnp.log1p(-unit_uniform(boost_words))  # log of U in (0, 1]: finite
+    log_boost = jnp.where(boost, log_u / jnp.where(boost, alpha, 1.0), 0.0)
+    return jnp.log(d) + 3.0 * log1p_y + log_boost
 
 
 def log_gamma(key: jax.Array, alpha: jax.Array, num_proposals: int = NUM_PROPOSALS) -> jax.Array:
@@ -154,8 +199,8 @@ def log_gamma(key: jax.Array, alpha: jax.Array, num_proposals: int = NUM_PROPOSA
     Args:
       key: one ``jax.random.key``.
       alpha: shape parameters ``> 0``, any array shape (float32).
-      num_proposals: static number of vectorised proposals per lane before the exact
-        fallback loop (any value >= 1 gives the same distribution).
+      num_proposals: static number of vectorised proposals per lane and round (any value
+        >= 1 gives the same distribution).
 
     Returns:
       float32 array of ``alpha``'s shape.
@@ -164,34 +209,8 @@ def log_gamma(key: jax.Array, alpha: jax.Array, num_proposals: int = NUM_PROPOSA
 
         log_g = log_gamma(jax.random.key(0), jnp.array([0.5, 2.0, 300.0]))
     """
-    if not (isinstance(num_proposals, int) and num_proposals >= 1):
-        raise ValueError(f"num_proposals = {num_proposals!r}: must be an integer >= 1")
     alpha = jnp.asarray(alpha, jnp.float32)
-    boost = alpha < 1.0
-    d = jnp.where(boost, alpha + 1.0, alpha) - 1.0 / 3.0
-    c = jax.lax.rsqrt(9.0 * d)
-    # Stream 0: num_proposals normals, num_proposals uniforms and the boost uniform;
-    # stream i + 1: the proposals of fallback round i.
-    words = random_words(key, (2 * num_proposals + 1,) + alpha.shape, stream=0)
-    proposal_words = words[: 2 * num_proposals].reshape((2, num_proposals) + alpha.shape)
-    found, log1p_y = _proposals(proposal_words, d, c)
-
-    def missing(carry):
-        _, found, _ = carry
-        return ~jnp.all(found)
-
-    def retry(carry):
-        i, found, log1p_y = carry
-        more = random_words(key, (2, num_proposals) + alpha.shape, stream=i + 1)
-        found_more, log1p_y_more = _proposals(more, d, c)
-        log1p_y = jnp.where(found, log1p_y, log1p_y_more)
-        return i + 1, found | found_more, log1p_y
-
-    _, _, log1p_y = jax.lax.while_loop(missing, retry, (jnp.zeros((), jnp.int32), found, log1p_y))
-    # log U with U uniform in (0, 1]: log1p(-u) for u in [0, 1) is finite.
-    log_u_boost = jnp.log1p(-unit_uniform(words[2 * num_proposals]))
-    log_boost = jnp.where(boost, log_u_boost / jnp.where(boost, alpha, 1.0), 0.0)
-    return jnp.log(d) + 3.0 * log1p_y + log_boost
+    return _log_gamma(key, alpha, 0, num_proposals)
 
 
 def gamma(key: jax.Array, alpha: jax.Array, num_proposals: int = NUM_PROPOSALS) -> jax.Array:
@@ -205,12 +224,13 @@ def beta(
     """``theta ~ Beta(a, b)`` elementwise, exact in distribution: a fast ``jax.random.beta``.
 
     ``theta = G_a / (G_a + G_b) = sigmoid(log G_a - log G_b)`` with independent
-    ``G_a ~ Gamma(a)`` and ``G_b ~ Gamma(b)`` from :func:`log_gamma`.
+    ``G_a ~ Gamma(a)`` and ``G_b ~ Gamma(b)`` from :func:`log_gamma` (lanes
+    ``0 .. n - 1`` and ``n .. 2n - 1`` of the key).
 
     Args:
       key: one ``jax.random.key``.
       a, b: shape parameters ``> 0``, broadcastable; e.g. ``(K,)`` posterior counts.
-      num_proposals: static number of vectorised proposals per lane (see :func:`log_gamma`).
+      num_proposals: static number of vectorised proposals per lane and round.
 
     Returns:
       float32 array of the broadcast shape of ``a`` and ``b``, values in ``[0, 1]``.
@@ -219,9 +239,9 @@ def beta(
 
         theta = beta(jax.random.key(0), 1.0 + successes, 1.0 + failures)
     """
-    a = jnp.asarray(a, jnp.float32)
-    b = jnp.asarray(b, jnp.float32)
-    shape = jnp.broadcast_shapes(a.shape, b.shape)
-    shapes = jnp.stack([jnp.broadcast_to(a, shape), jnp.broadcast_to(b, shape)])
-    log_g = log_gamma(key, shapes, num_proposals)
-    return jax.nn.sigmoid(log_g[0] - log_g[1])
+    shape = jnp.broadcast_shapes(jnp.shape(a), jnp.shape(b))
+    a = jnp.broadcast_to(jnp.asarray(a, jnp.float32), shape)
+    b = jnp.broadcast_to(jnp.asarray(b, jnp.float32), shape)
+    log_g_a = _log_gamma(key, a, 0, num_proposals)
+    log_g_b = _log_gamma(key, b, math.prod(shape), num_proposals)
+    return jax.nn.sigmoid(log_g_a - log_g_b)

@@ -17,6 +17,7 @@ sensitivity   final cumulative regret against each swept value (``sensitivity.pn
               ``sensitivity_<key>.png`` when several keys are swept), one curve per agent,
               diverged points marked; for a 2-D grid also ``heatmap_<label>.png`` per agent
 loss          average loss per step (full-information streams), when the metric exists
+privacy       average loss against the (epsilon, delta) of each swept noise multiplier
 ============  ==========================================================================
 
 The per-step curves (reward, optimal, loss) are smoothed per run by a trailing mean over
@@ -48,9 +49,12 @@ import matplotlib
 import numpy as np
 
 from experiments import plots, stats
+from experiments.schema import FIGURES as SCHEMA_FIGURES
 from simulator.params import ConfigError
 
-FIGURES = ("regret", "regret_log", "reward", "optimal", "sensitivity", "loss")
+FIGURES = SCHEMA_FIGURES
+#: The delta at which the privacy figure reports each noise multiplier's epsilon.
+PRIVACY_DELTA = 1e-5
 DEFAULT_FIGURES = ("regret", "sensitivity")
 FORMATS = ("png", "pdf")
 
@@ -253,7 +257,7 @@ def _fig_metric(results, name: str, ylabel: str, optimal: bool = False):
 def _final_metric(results) -> tuple[dict[str, dict[str, np.ndarray]], str, str]:
     """Per-run final values per agent, the summary name used and its axis label."""
     runs = stats.run_summaries(results)
-    for name, ylabel in (("final_regret", "Final cumulative regret"), ("avg_loss", "Average loss")):
+    for name, ylabel in (("avg_loss", "Average loss"), ("final_regret", "Final cumulative regret")):
         if any(name in v for v in runs.values()):
             return runs, name, ylabel
     return runs, "", ""
@@ -353,6 +357,36 @@ def _heatmaps(results, runs, metric: str, zlabel: str) -> list[tuple[str, Any]]:
     return out
 
 
+def _privacy_figure(results) -> list[tuple[str, Any]]:
+    """Average loss against the (epsilon, delta = 1e-5) of each swept noise multiplier
+    sigma: one Gaussian mechanism per example, one pass (Balle & Wang 2018)."""
+    from agents.privacy import epsilon_for_delta
+
+    runs = stats.run_summaries(results)
+    values, finals, diverged = {}, {}, {}
+    for label in results.agents:
+        r = results[label]
+        if "avg_loss" not in runs[label] or not all(
+            "agent.noise_multiplier" in p for p in r.points
+        ):
+            continue
+        sigmas = [float(p["agent.noise_multiplier"]) for p in r.points]
+        values[label] = [epsilon_for_delta(PRIVACY_DELTA, sigma) for sigma in sigmas]
+        finals[label] = runs[label]["avg_loss"]
+        diverged[label] = runs[label]["diverged"]
+    if not finals:
+        return []
+    fig, _ = plots.plot_sensitivity(
+        values,
+        finals,
+        diverged,
+        xlabel=f"privacy loss epsilon (delta = {PRIVACY_DELTA:g}, one pass)",
+        ylabel="Average loss",
+        log_x=True,
+    )
+    return [("privacy", fig)]
+
+
 def _figures_named(results, name: str) -> list[tuple[str, Any]]:
     if name == "regret":
         return [(name, _fig_regret(results, log_x=False))]
@@ -366,6 +400,8 @@ def _figures_named(results, name: str) -> list[tuple[str, Any]]:
         return [(name, _fig_metric(results, "loss", "Loss"))]
     if name == "sensitivity":
         return _sensitivity_figures(results)
+    if name == "privacy":
+        return _privacy_figure(results)
     raise ConfigError(f"figures = {name!r}: unknown figure; one of {list(FIGURES)}")
 
 

@@ -48,7 +48,7 @@ except ModuleNotFoundError:  # Python 3.10
 from simulator.params import ConfigError
 
 SWEEP_MODES = ("grid", "list")
-FIGURES = ("regret", "regret_log", "reward", "optimal", "sensitivity", "loss")
+FIGURES = ("regret", "regret_log", "reward", "optimal", "sensitivity", "loss", "privacy")
 TOP_LEVEL_KEYS = (
     "name",
     "description",

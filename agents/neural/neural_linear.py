@@ -18,26 +18,36 @@ Act (Thompson sampling): for every posterior draw ``sigma^2 ~ IG(a, b)`` (as ``b
 ``G ~ Gamma(a)``) and ``beta ~ N(mu, sigma^2 Lambda^{-1})``; play ``argmax_a phi(z_a)^T
 beta_{m(a)}``.
 
-Update, kept exact without a per-step inverse.  The state holds the lower Cholesky factor
-``L`` of ``Lambda``, ``Phi^T r``, ``a`` and ``b``.  Between retrains each observation
-``(phi, r)`` of posterior ``m`` is a rank-one update (``O(h^2)``, with ``phi`` under the
-current network)::
+Update, exact and without a per-step inverse or triangular solve.  The state holds a square
+root ``S (h, h)`` of the covariance, ``S S^T = Lambda^{-1}`` (Potter's square-root form),
+``Phi^T r``, ``a`` and ``b``.  Between retrains each observation ``(phi, r)`` of posterior
+``m`` is a rank-one update in ``O(h^2)`` matrix–vector products (``phi`` under the current
+network)::
 
-    b   <- b + (r - phi^T mu)^2 / (2 (1 + phi^T Lambda^{-1} phi))     (recursive least squares)
-    L   <- chol(L L^T + phi phi^T),   Phi^T r <- Phi^T r + r phi,   a <- a + 1/2
+    v = S^T phi,   q = v^T v = phi^T Lambda^{-1} phi,   mu = S S^T Phi^T r
+    b <- b + (r - phi^T mu)^2 / (2 (1 + q))                     (recursive least squares)
+    S <- S - c (S v) v^T,   c = 1 / (sqrt(1 + q) (sqrt(1 + q) + 1))
+    Phi^T r <- Phi^T r + r phi,   a <- a + 1/2
+
+(``(I - c v v^T)^2 = I - v v^T / (1 + q)``, so ``S' S'^T = (Lambda + phi phi^T)^{-1}`` by
+Sherman–Morrison; Potter 1963, see Bierman, *Factorization Methods for Discrete Sequential
+Estimation*, 1977.)  The square root is preferred to a Cholesky factor of ``Lambda``
+because sampling, the mean and the update are then matrix–vector products, whereas
+triangular solves are slow under ``vmap`` on a CPU.
 
 Every ``train_every`` updates the network is retrained (``num_train_steps`` minibatches of
 the replay buffer) and, since ``phi`` has changed, the posterior is **recomputed from the
-buffer's records** under the new network with the batch formulas above (``O(C M h^2 +
-M h^3)`` for capacity ``C``): so the posterior after a retrain covers the last ``C``
+buffer's records** under the new network with the batch formulas above: ``Lambda`` from the
+features, its Cholesky factor ``L``, ``S = L^{-T}`` (``O(C M h^2 + M h^3)`` for capacity
+``C``, once per retrain).  So the posterior after a retrain covers the last ``C``
 observations (the buffer is a window), and the rank-one updates then add the new ones.
-``sigma^2`` and ``b`` are recomputed from residuals, not from ``r^T r - mu^T Lambda mu``, to
-avoid cancellation in float32.
+``b`` is recomputed from residuals, not from ``r^T r - mu^T Lambda mu``, to avoid
+cancellation in float32.
 
-Cost per step: act one forward pass (``K`` with a shared scorer) and ``M`` ``O(h^2)``
-triangular solves and Gamma draws; update one ``O(h^2)`` Cholesky update; every retrain the
-training plus the recomputation (every step when the schedule's predicate is batched, see
-:mod:`agents.neural.networks`).
+Cost per step: act one forward pass (``K`` with a shared scorer), ``M`` Gamma draws and
+``O(M h^2)`` matrix–vector products; update one forward pass and an ``O(h^2)`` update;
+every retrain the training plus the recomputation (every step when the schedule's predicate
+is batched, see :mod:`agents.neural.networks`).
 """
 
 from __future__ import annotations
@@ -47,7 +57,7 @@ import jax
 import jax.numpy as jnp
 
 from agents.common import random_argmax
-from agents.linalg import cho_solve, cholesky, cholesky_rank_one_update, inverse_transpose_solve
+from agents.linalg import cholesky
 from agents.neural import replay
 from agents.neural.networks import Learner, RewardNet, Trainer, check_hidden, check_shapes
 from agents.sampling import gamma as gamma_sample
@@ -71,24 +81,28 @@ class NIGPosterior(flax.struct.PyTreeNode):
     """``M`` Normal–inverse-gamma posteriors over ``h`` features.
 
     Attributes:
-      chol: ``(M, h, h)`` lower Cholesky factor of the precision ``Lambda``.
+      root: ``(M, h, h)`` square root ``S`` of the covariance, ``S S^T = Lambda^{-1}``.
       phi_r: ``(M, h)`` ``Phi^T r``.
       a: ``(M,)`` shape of ``IG(a, b)``.
       b: ``(M,)`` scale of ``IG(a, b)``.
     """
 
-    chol: Array
+    root: Array
     phi_r: Array
     a: Array
     b: Array
 
+    def covariance(self) -> Array:
+        """``(M, h, h)`` ``Lambda^{-1} = S S^T``."""
+        return self.root @ jnp.swapaxes(self.root, -1, -2)
+
     def mean(self) -> Array:
-        """``(M, h)`` posterior means ``mu = Lambda^{-1} Phi^T r``."""
-        return jax.vmap(cho_solve)(self.chol, self.phi_r)
+        """``(M, h)`` posterior means ``mu = S S^T Phi^T r``."""
+        return jnp.einsum("mhk,mk->mh", self.root, jnp.einsum("mkh,mk->mh", self.root, self.phi_r))
 
     def precision(self) -> Array:
-        """``(M, h, h)`` ``Lambda = L L^T``."""
-        return self.chol @ jnp.swapaxes(self.chol, -1, -2)
+        """``(M, h, h)`` ``Lambda`` (an explicit inverse: for diagnostics and tests only)."""
+        return jnp.linalg.inv(self.covariance())
 
 
 class NeuralLinearState(flax.struct.PyTreeNode):
@@ -99,10 +113,11 @@ class NeuralLinearState(flax.struct.PyTreeNode):
 
 
 def prior(num_models: int, dim: int, hparams) -> NIGPosterior:
-    """The prior: ``Lambda = lambda I``, ``Phi^T r = 0``, ``(a, b) = (a0, b0)``."""
-    eye = jnp.sqrt(hparams.ridge) * jnp.eye(dim, dtype=jnp.float32)
+    """The prior: ``Lambda = lambda I`` (``S = I / sqrt(lambda)``), ``Phi^T r = 0``,
+    ``(a, b) = (a0, b0)``."""
+    eye = jnp.eye(dim, dtype=jnp.float32) / jnp.sqrt(hparams.ridge)
     return NIGPosterior(
-        chol=jnp.broadcast_to(eye, (num_models, dim, dim)).astype(jnp.float32),
+        root=jnp.broadcast_to(eye, (num_models, dim, dim)).astype(jnp.float32),
         phi_r=jnp.zeros((num_models, dim), jnp.float32),
         a=jnp.full((num_models,), hparams.a0, jnp.float32),
         b=jnp.full((num_models,), hparams.b0, jnp.float32),
@@ -111,18 +126,39 @@ def prior(num_models: int, dim: int, hparams) -> NIGPosterior:
 
 def rank_one_update(posterior: NIGPosterior, model: Array, phi: Array, reward: Array):
     """Add one observation ``(phi (h,), r)`` to posterior ``model`` in ``O(h^2)``."""
-    chol = posterior.chol[model]
+    root = posterior.root[model]
     phi_r = posterior.phi_r[model]
-    mu = cho_solve(chol, phi_r)
-    v = jax.scipy.linalg.solve_triangular(chol, phi, lower=True)  # ||v||^2 = phi^T Lambda^-1 phi
-    residual = reward - phi @ mu
-    b = posterior.b[model] + 0.5 * residual**2 / (1.0 + v @ v)
+    v = root.T @ phi
+    q = v @ v
+    mu = root @ (root.T @ phi_r)
+    b = posterior.b[model] + 0.5 * (reward - phi @ mu) ** 2 / (1.0 + q)
+    s = jnp.sqrt(1.0 + q)
+    root = root - jnp.outer(root @ v, v) / (s * (s + 1.0))
     return NIGPosterior(
-        chol=posterior.chol.at[model].set(cholesky_rank_one_update(chol, phi)),
+        root=posterior.root.at[model].set(root),
         phi_r=posterior.phi_r.at[model].set(phi_r + reward * phi),
         a=posterior.a.at[model].add(0.5),
         b=posterior.b.at[model].set(b),
     )
+
+
+def lower_triangular_inverse(chol: Array) -> Array:
+    """``L^{-1}`` of lower-triangular ``(..., n, n)`` matrices by recursive 2x2 blocks::
+
+        [[A, 0], [C, D]]^{-1} = [[A^{-1}, 0], [-D^{-1} C A^{-1}, D^{-1}]]
+
+    ``O(n^3)`` in matrix products (depth ``log2 n``, static shapes).  Used instead of a
+    triangular solve against the identity, which XLA runs about 100x slower on a CPU.
+    """
+    n = chol.shape[-1]
+    if n == 1:
+        return 1.0 / chol
+    k = n // 2
+    a_inv = lower_triangular_inverse(chol[..., :k, :k])
+    d_inv = lower_triangular_inverse(chol[..., k:, k:])
+    lower = -d_inv @ chol[..., k:, :k] @ a_inv
+    top = jnp.concatenate([a_inv, jnp.zeros(a_inv.shape[:-1] + (n - k,), chol.dtype)], axis=-1)
+    return jnp.concatenate([top, jnp.concatenate([lower, d_inv], axis=-1)], axis=-2)
 
 
 def batch_posterior(features: Array, rewards: Array, weights: Array, hparams) -> NIGPosterior:
@@ -135,19 +171,21 @@ def batch_posterior(features: Array, rewards: Array, weights: Array, hparams) ->
       hparams: ``ridge`` (lambda), ``a0``, ``b0``.
 
     Returns:
-      An :class:`NIGPosterior` with ``M`` models.
+      An :class:`NIGPosterior` with ``M`` models; ``S = L^{-T}``, ``L = chol(Lambda)``.
     """
     dim = features.shape[1]
-    gram = jnp.einsum("nm,nh,ng->mhg", weights, features, features)
-    precision = gram + hparams.ridge * jnp.eye(dim, dtype=jnp.float32)
+    weighted = weights[:, :, None] * features[:, None, :]  # (n, M, h); faster than one einsum
+    gram = jnp.einsum("nmh,ng->mhg", weighted, features)
+    chol = jax.vmap(cholesky)(gram + hparams.ridge * jnp.eye(dim, dtype=jnp.float32))
+    root = jnp.swapaxes(lower_triangular_inverse(chol), -1, -2)
     phi_r = jnp.einsum("nm,n,nh->mh", weights, rewards, features)
-    chol = jax.vmap(cholesky)(precision)
-    mu = jax.vmap(cho_solve)(chol, phi_r)
+    posterior = NIGPosterior(root=root, phi_r=phi_r, a=jnp.zeros_like(phi_r[:, 0]), b=None)
+    mu = posterior.mean()
     residuals = rewards[:, None] - features @ mu.T  # (n, M)
     sse = jnp.sum(weights * residuals**2, axis=0) + hparams.ridge * jnp.sum(mu * mu, axis=1)
     counts = jnp.sum(weights, axis=0)
     return NIGPosterior(
-        chol=chol.astype(jnp.float32),
+        root=root.astype(jnp.float32),
         phi_r=phi_r.astype(jnp.float32),
         a=(hparams.a0 + 0.5 * counts).astype(jnp.float32),
         b=(hparams.b0 + 0.5 * sse).astype(jnp.float32),
@@ -156,12 +194,11 @@ def batch_posterior(features: Array, rewards: Array, weights: Array, hparams) ->
 
 def sample_weights(key: Array, posterior: NIGPosterior) -> Array:
     """``(M, h)`` Thompson draws: ``sigma^2 = b / G``, ``G ~ Gamma(a)``;
-    ``beta = mu + sigma L^{-T} eps``, ``eps ~ N(0, I)``, so ``beta ~ N(mu, sigma^2
-    Lambda^{-1})``."""
+    ``beta = mu + sigma S eps``, ``eps ~ N(0, I)``, so ``beta ~ N(mu, sigma^2 Lambda^{-1})``."""
     key_gamma, key_normal = jax.random.split(key)
     sigma2 = posterior.b / gamma_sample(key_gamma, posterior.a)
     eps = jax.random.normal(key_normal, posterior.phi_r.shape, jnp.float32)
-    noise = jax.vmap(inverse_transpose_solve)(posterior.chol, eps)
+    noise = jnp.einsum("mhk,mk->mh", posterior.root, eps)
     return posterior.mean() + jnp.sqrt(sigma2)[:, None] * noise
 
 

@@ -144,6 +144,7 @@ class DriftsimTiming:
     compile_cpu_s: float
     final_regret: np.ndarray
     log: Any
+    memory_bytes: float = math.nan
 
 
 def time_driftsim(
@@ -164,7 +165,8 @@ def time_driftsim(
     """Time ``jit(vmap(make_run(env, agent, num_steps)))`` over ``num_runs`` run keys.
 
     The first call (trace + compile + one run) minus the median of ``repeats`` further
-    calls is the compile time.  The regret is the final cumulative ``log.regret`` per run.
+    calls is the compile time.  The regret is the final cumulative ``log.regret`` per run;
+    ``memory_bytes`` is XLA's own account of the program (arguments + outputs + temporaries).
     """
     env_params = env.default_params() if env_params is None else env_params
     hparams = agent.default_hparams() if hparams is None else hparams
@@ -177,6 +179,16 @@ def time_driftsim(
     timing = time_calls(call, repeats, warmup=True)
     log = timing.result[-1]
     regret = np.asarray(log.regret, np.float64).sum(axis=-1) * record_every
+    try:  # the executable is cached by now: lowering again costs nothing
+        stats = program.lower(keys, env_params, hparams).compile().memory_analysis()
+        memory = float(
+            stats.argument_size_in_bytes
+            + stats.output_size_in_bytes
+            + stats.temp_size_in_bytes
+            - stats.alias_size_in_bytes
+        )
+    except Exception:  # noqa: BLE001 - memory statistics are optional
+        memory = math.nan
     return DriftsimTiming(
         seconds=timing.seconds,
         cpu_seconds=timing.cpu_seconds,
@@ -184,6 +196,7 @@ def time_driftsim(
         compile_cpu_s=max(timing.first_cpu_seconds - timing.cpu_seconds, 0.0),
         final_regret=regret,
         log=log if keep_log else None,
+        memory_bytes=memory,
     )
 
 

@@ -10,8 +10,9 @@
 * **catalog**: ``drifting_users`` with shared LinUCB (100 runs) against ``num_items``.
 
 Every point records steps/s, compile seconds, the state size (bytes of the scan carry)
-and the process's peak resident memory so far (``getrusage``; points run in increasing
-size, so the peak is the current point's unless an earlier one was larger).
+XLA's memory account of the compiled program (arguments, outputs and temporaries: what
+the point needs), and the process's peak resident memory so far (``getrusage``: the JAX
+runtime and every earlier point included, so it only grows).
 """
 
 from __future__ import annotations
@@ -73,6 +74,7 @@ class ScalingPoint(NamedTuple):
     steps_per_s: float
     compile_s: float
     state_mib: float
+    program_mib: float
     peak_memory_mib: float
 
 
@@ -110,6 +112,7 @@ def _point(study, workload, env, agent, hparams, steps, runs, x, repeats, sizes,
         steps_per_s=runs * steps / timing.seconds,
         compile_s=timing.compile_s,
         state_mib=state_bytes(env, agent, runs) / 2**20,
+        program_mib=timing.memory_bytes / 2**20,
         peak_memory_mib=peak_memory_mib(),
     )
 
@@ -228,13 +231,14 @@ def run(sizes: ScalingSizes | None = None, repeats: int = 3) -> list[ScalingPoin
 def format_points(points: list[ScalingPoint]) -> str:
     header = (
         f"{'study':<8} {'workload':<22} {'variant':<20} {'x':>6} {'runs':>5} {'steps':>6} "
-        f"{'steps/s':>13} {'compile s':>9} {'state MiB':>9} {'peak MiB':>9}"
+        f"{'steps/s':>13} {'compile s':>9} {'state MiB':>9} {'prog MiB':>9} {'peak MiB':>9}"
     )
     lines = [header, "-" * len(header)]
     for p in points:
         lines.append(
             f"{p.study:<8} {p.workload:<22} {p.variant:<20} {p.x:>6} {p.runs:>5} {p.steps:>6} "
-            f"{p.steps_per_s:>13,.0f} {p.compile_s:>9.2f} {p.state_mib:>9.2f} {p.peak_memory_mib:>9.0f}"
+            f"{p.steps_per_s:>13,.0f} {p.compile_s:>9.2f} {p.state_mib:>9.2f} "
+            f"{p.program_mib:>9.2f} {p.peak_memory_mib:>9.0f}"
         )
     return "\n".join(lines)
 
@@ -262,27 +266,37 @@ def plot(points: list[ScalingPoint]):
         ]
         return sorted(chosen, key=lambda p: p.x)
 
-    for workload in sorted({p.workload for p in points if p.study == "runs"}):
-        for variant in sorted(
+    colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    workloads = sorted({p.workload for p in points if p.study == "runs"})
+    for i, workload in enumerate(workloads):
+        colour = colours[i % len(colours)]
+        variants = sorted(
             {p.variant for p in points if p.study == "runs" and p.workload == workload}
-        ):
+        )
+        for variant in variants:
             line = series("runs", workload, variant)
             style = "-o" if variant == "vmap" else "--s"
             ax_runs.plot(
                 [p.x for p in line],
                 [p.steps_per_s for p in line],
                 style,
+                color=colour,
                 label=f"{workload}, {variant}",
-            )
-            ax_memory.plot(
-                [p.x for p in line],
-                [p.peak_memory_mib for p in line],
-                style,
-                label=f"{workload} peak RSS, {variant}",
             )
         line = series("runs", workload, "vmap")
         ax_memory.plot(
-            [p.x for p in line], [p.state_mib for p in line], ":", label=f"{workload} scan state"
+            [p.x for p in line],
+            [p.program_mib for p in line],
+            "-o",
+            color=colour,
+            label=f"{workload}: XLA program (args + outputs + temps)",
+        )
+        ax_memory.plot(
+            [p.x for p in line],
+            [p.state_mib for p in line],
+            ":",
+            color=colour,
+            label=f"{workload}: scan state",
         )
     ax_runs.set(
         xscale="log",

@@ -654,10 +654,12 @@ def w5(sizes: Sizes, repeats: int) -> list[Record]:
 
 
 def compile_times(sizes: Sizes, repeats: int) -> list[Record]:
-    """Trace + compile seconds of ``jit(vmap(make_run))`` for every agent of every preset."""
+    """Trace + compile seconds of ``jit(vmap(make_run))`` for every agent type of every preset
+    (an agent with the same static structure on the same environment counts once)."""
     from experiments import presets
 
     records = []
+    seen: set[str] = set()
     for preset in presets.names():
         try:
             experiment, plans = _preset_groups(preset)
@@ -666,6 +668,11 @@ def compile_times(sizes: Sizes, repeats: int) -> list[Record]:
             continue
         for agent_plan in plans:
             group = agent_plan.groups[0]
+            # One agent type (agent and environment structure) is compiled once.
+            signature = repr((group.env, group.agent.name, sorted(group.agent.static.items())))
+            if signature in seen:
+                continue
+            seen.add(signature)
             program = jax.jit(
                 jax.vmap(make_run(group.env, group.agent, 100), in_axes=(0, None, None))
             )

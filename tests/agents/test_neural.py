@@ -258,9 +258,9 @@ def test_nig_rank_one_updates_match_batch_posterior():
     r = phi @ rng.normal(size=dim) + 0.3 * rng.normal(size=n) + 2.0
     model = rng.integers(0, num_models, size=n)
     hp = agents.make("neural_linear").default_hparams().replace(ridge=0.5, a0=2.0, b0=1.5)
-    chol = np.sqrt(0.5) * np.eye(dim)
+    root = np.eye(dim) / np.sqrt(0.5)
     posterior = NIGPosterior(
-        chol=jnp.asarray(np.stack([chol] * num_models), jnp.float32),
+        root=jnp.asarray(np.stack([root] * num_models), jnp.float32),
         phi_r=jnp.zeros((num_models, dim), jnp.float32),
         a=jnp.full((num_models,), 2.0, jnp.float32),
         b=jnp.full((num_models,), 1.5, jnp.float32),

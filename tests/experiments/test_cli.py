@@ -92,5 +92,7 @@ def test_set_and_sweep_edit_the_experiment():
     experiment = cli.build_experiment(args)
     assert experiment.num_seeds == 3 and experiment.num_steps == 20
     assert experiment.agents[0].fields == {"epsilon": 0.2, "initial_value": 5}
-    assert all(a.fields["epsilon"] == 0.2 for a in experiment.agents)
+    greedy = [a for a in experiment.agents if a.name == "epsilon_greedy"]
+    assert all(a.fields["epsilon"] == 0.2 for a in greedy)
+    assert all("epsilon" not in a.fields for a in experiment.agents if a.name == "ucb")
     assert experiment.sweep.axes == {"env.noise": [0.5, 1]}
