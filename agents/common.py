@@ -9,12 +9,15 @@ import jax.numpy as jnp
 def random_argmax(key: jax.Array, values: jax.Array) -> jax.Array:
     """Index of a maximum of ``values`` ``(K,)``, ties broken uniformly at random.
 
-    Every index attaining the maximum gets an independent uniform score; the highest wins.
-    ``+inf`` entries (untried arms) tie with each other and beat everything else.
+    One uniform ``u`` picks the ``floor(u * m)``-th of the ``m`` indices attaining the
+    maximum (exactly uniform among them, and one random draw instead of K).  ``+inf``
+    entries (untried arms) tie with each other and beat everything else.
     """
     is_max = values >= jnp.max(values)
-    scores = jnp.where(is_max, jax.random.uniform(key, values.shape), -1.0)
-    return jnp.argmax(scores).astype(jnp.int32)
+    count = jnp.sum(is_max, dtype=jnp.int32)
+    pick = jnp.minimum((jax.random.uniform(key) * count).astype(jnp.int32), count - 1)
+    rank = jnp.cumsum(is_max, dtype=jnp.int32) - 1
+    return jnp.argmax(is_max & (rank == pick)).astype(jnp.int32)
 
 
 def epsilon_mix(key: jax.Array, greedy_action: jax.Array, num_arms: int, epsilon) -> jax.Array:

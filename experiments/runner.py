@@ -27,7 +27,10 @@ import jax
 import jax.numpy as jnp
 
 from agents.types import Agent, Transition
+from experiments import threefry
 from simulator.types import Environment, TimeStep
+
+threefry.use_default()
 
 
 class Carry(NamedTuple):

@@ -55,7 +55,7 @@ def kl_ucb_indices(state: ValueState, hparams, num_bisections: int = NUM_BISECTI
         inside = bernoulli_kl(mean, middle) <= level
         return jnp.where(inside, middle, low), jnp.where(inside, high, middle)
 
-    low, _ = jax.lax.fori_loop(0, num_bisections, bisect, (mean, jnp.ones_like(mean)))
+    low, _ = jax.lax.fori_loop(0, num_bisections, bisect, (mean, jnp.ones_like(mean)), unroll=True)
     return jnp.where(played, low, jnp.inf)
 
 

@@ -11,7 +11,6 @@ time means several threads were busy.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import math
 import os
@@ -313,27 +312,11 @@ def machine_limits() -> dict[str, float]:
     return {"memory_gb_s": memory, "cache_gb_s": cache, "gflop_s": flops}
 
 
-@contextlib.contextmanager
-def unrolled_threefry():
-    """Lower ``threefry2x32`` on the CPU without its rolled loop, inside the block.
+def unrolled_threefry(unrolled: bool = True):
+    """Compile inside the block with the unrolled (or JAX's rolled) CPU lowering of the
+    Threefry hash (:mod:`experiments.threefry`); same bits either way."""
+    from experiments import threefry
 
-    JAX lowers the Threefry hash on CPU as a ``fori_loop`` of 5 iterations (to keep
-    compiles small; ``jax/_src/random/threefry2x32.py``).  Inside a scan body every random
-    call then becomes a nested XLA while loop of tiny kernels, which dominates small
-    simulation steps.  The unrolled lowering (the one JAX uses on GPU) gives the very same
-    bits.  Uses a private JAX module: raises :class:`Unavailable` if it moved.
-    """
-    try:
-        from jax._src.random import threefry2x32 as threefry
-        from jax.extend.random import threefry2x32_p
-        from jax.interpreters import mlir
-
-        unrolled = threefry._threefry2x32_lowering_rule
-        rolled = threefry._threefry2x32_cpu_lowering_rule
-    except (ImportError, AttributeError) as err:
-        raise Unavailable(f"cannot swap the threefry lowering in this JAX ({err})") from None
-    mlir.register_lowering(threefry2x32_p, unrolled, platform="cpu")
-    try:
-        yield
-    finally:
-        mlir.register_lowering(threefry2x32_p, rolled, platform="cpu")
+    if not threefry.available():
+        raise Unavailable("cannot choose the threefry lowering in this JAX")
+    return threefry.lowering(unrolled)

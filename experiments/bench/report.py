@@ -117,15 +117,15 @@ def _fastest_peer(records, workload) -> Record | None:
     return max(peers, key=lambda r: r.steps_per_s) if peers else None
 
 
-UNROLLED = "driftsim [unrolled threefry]"
+UNROLLED = "driftsim [JAX rolled threefry]"
 
 
 def _what_if(records, workload, value) -> str:
-    """`` (unrolled threefry: ...)`` when that what-if was measured."""
+    """`` (JAX's rolled threefry: ...)`` when that comparison was measured."""
     variant = _find(records, workload, UNROLLED)
     if variant is None:
         return ""
-    return f" (unrolled threefry: {value(variant)})"
+    return f" (JAX's rolled threefry: {value(variant)})"
 
 
 def _ratio_target(records, name, workload, minimum) -> Target:

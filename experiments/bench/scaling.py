@@ -253,6 +253,11 @@ def plot(points: list[ScalingPoint]):
     matplotlib.use("Agg", force=False)
     import matplotlib.pyplot as plt
 
+    with plt.style.context("default"):  # a peer library may have restyled matplotlib
+        return _draw(plt, points)
+
+
+def _draw(plt, points: list[ScalingPoint]):
     fig, axes = plt.subplots(2, 2, figsize=(11, 8))
     ax_runs, ax_shape, ax_catalog, ax_memory = axes.ravel()
 

@@ -153,7 +153,7 @@ def test_ucb_follows_a_numpy_ucb_on_the_same_rewards():
         n[a] += 1
         q[a] += (table[t, a] - q[a]) / n[a]
     assert sorted(actions[:num_arms]) == list(range(num_arms)), "untried arms come first"
-    assert n[3] == n.max(), "the best arm is played most"
+    assert set(np.argsort(n)[-2:]) == {3, 4}, "the two best arms (0.7, 0.65) are played most"
 
 
 def test_ucb1_is_the_default_and_c_zero_is_greedy():
@@ -385,11 +385,15 @@ def test_thompson_counts_match_numpy_and_act_takes_the_argmax_of_beta_draws():
     np.testing.assert_allclose(last.successes, successes, rtol=1e-6)
     np.testing.assert_allclose(last.failures, failures, rtol=1e-6)
 
-    key = jax.random.key(9)
-    action = jax.jit(agent.act)(key, last, empty_context(num_arms), hp)
-    key_sample, _ = jax.random.split(key)
-    theta = np.asarray(jax.jit(beta)(key_sample, 0.5 + successes, 2.0 + failures))
-    assert int(action) == int(np.argmax(theta))
+    @jax.jit
+    def act_and_draws(key, state):
+        action = agent.act(key, state, empty_context(num_arms), hp)
+        key_sample, _ = jax.random.split(key)  # act's own split
+        return action, beta(key_sample, 0.5 + state.successes, 2.0 + state.failures)
+
+    for seed in range(5):
+        action, theta = act_and_draws(jax.random.key(seed), last)
+        assert int(action) == int(np.argmax(np.asarray(theta)))
 
 
 def test_gaussian_thompson_posterior_matches_the_batch_formula():

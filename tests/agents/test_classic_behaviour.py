@@ -6,6 +6,9 @@
 * The gradient bandit with and without baseline on the testbed shifted by +4 (Figure 2.5).
 * Sublinear regret on a Bernoulli bandit, KL-UCB and Thompson sampling ahead of UCB1.
 
+(EXP3, ETC and Gaussian Thompson sampling are checked against numpy in test_classic.py
+and run in the conformance suite; their behaviour runs are left out to save compiles.)
+
 Each agent compiles once: hyperparameter points and seeds are vmapped.  Seeds are shared
 by every agent (common random numbers), so differences are paired.
 """
@@ -113,7 +116,7 @@ def bernoulli_regret():
     """Mean cumulative regret curves ``(steps,)`` by agent, computed once per module."""
     env = BernoulliBandit(num_arms=len(MEANS), means=MEANS)
     curves = {}
-    for name in ("ucb", "kl_ucb", "thompson", "gaussian_thompson", "exp3"):
+    for name in ("ucb", "kl_ucb", "thompson"):
         agent = agents.make(name, num_arms=len(MEANS))
         log = sweep(env, agent, [agent.default_hparams()], BERNOULLI_RUNS, BERNOULLI_STEPS, seed=2)
         curves[name] = log.regret[0].cumsum(axis=1).mean(axis=0)
@@ -136,9 +139,3 @@ def test_kl_ucb_and_thompson_beat_ucb1_on_bernoulli_arms(bernoulli_regret):
     # Measured final regret: UCB1 119, KL-UCB 29, Thompson 19 (50 runs).
     assert bernoulli_regret["kl_ucb"][-1] < 0.5 * bernoulli_regret["ucb"][-1]
     assert bernoulli_regret["thompson"][-1] < 0.5 * bernoulli_regret["ucb"][-1]
-
-
-@pytest.mark.parametrize("name", ["gaussian_thompson", "exp3"])
-def test_other_agents_learn_on_a_bernoulli_bandit(name, bernoulli_regret):
-    # Measured: Gaussian Thompson 81, EXP3 (gamma 0.1) 134 against 400 for uniform play.
-    assert bernoulli_regret[name][-1] < 0.5 * RANDOM_REGRET

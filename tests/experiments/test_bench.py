@@ -192,17 +192,39 @@ def test_unknown_workload_namespace_is_not_silently_ignored():
         main(args)
 
 
-def test_unrolled_threefry_gives_the_same_bits():
-    """The what-if lowering changes speed only: identical random bits, and the default
-    lowering is restored afterwards."""
+def test_threefry_lowerings_give_the_same_bits():
+    """driftsim's unrolled lowering changes speed only: JAX's rolled one gives identical
+    random bits, and driftsim's choice is restored afterwards."""
+    from experiments import threefry
+
+    assert threefry.is_unrolled()
 
     def draw(key):
         return jax.random.uniform(jax.random.fold_in(key, 3), (5,))
 
     key = jax.random.key(7)
     before = np.asarray(jax.jit(draw)(key))
-    with unrolled_threefry():
+    with unrolled_threefry(False):
         inside = np.asarray(jax.jit(draw)(key))
+        assert not threefry.is_unrolled()
     after = np.asarray(jax.jit(draw)(key))
+    assert threefry.is_unrolled()
     np.testing.assert_array_equal(before, inside)
     np.testing.assert_array_equal(before, after)
+
+
+def test_scaling_plot_returns_figure_and_axes():
+    from experiments.bench.scaling import ScalingPoint, format_points, plot
+
+    points = [
+        ScalingPoint("runs", "W1 ucb1", "vmap", r, r, 100, 1e5 * r, 1.0, 0.01 * r, 0.02 * r, 300.0)
+        for r in (1, 8, 64)
+    ] + [
+        ScalingPoint("dim", "W2 linucb", "vmap", d, 100, 100, 1e6 / d, 1.0, d, d, 300.0)
+        for d in (4, 8)
+    ]
+    fig, axes = plot(points)
+    assert axes.shape == (2, 2)
+    assert len(axes[0, 0].lines) == 1 and len(axes[0, 1].lines) == 1
+    assert "W1 ucb1" in format_points(points)
+    fig.clf()
