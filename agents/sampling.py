@@ -170,10 +170,15 @@ def _log_gamma(key, alpha, lane_offset: int, num_proposals: int) -> jax.Array:
         raise ValueError(f"num_proposals = {num_proposals!r}: must be an integer >= 1")
     boost = alpha < 1.0
     d = jnp.where(boost, alpha + 1.0, alpha) - 1.0 / 3.0
+    # A shape that is negative, infinite or NaN would never be accepted: such lanes are
+    # marked done at once and return NaN (as jax.random.gamma does), never hang the loop.
+    invalid = ~((alpha >= 0.0) & (d < jnp.inf))
+    d = jnp.where(invalid, 1.0, d)
     c = jax.lax.rsqrt(9.0 * d)
     # Streams: 0 the boost uniform; round r uses 1 + r S .. S + r S, S = 2 ceil(P / 2).
     per_round = 2 * ((num_proposals + 1) // 2)
     found, log1p_y = _round(key, lane_offset, 1, d, c, num_proposals)
+    found = found | invalid
 
     def missing(carry):
         _, found, _ = carry
@@ -190,7 +195,7 @@ def _log_gamma(key, alpha, lane_offset: int, num_proposals: int) -> jax.Array:
     boost_words, _ = random_word_pairs(key, alpha.shape, 0, lane_offset)
     log_u = jnp.log1p(-unit_uniform(boost_words))  # log of U in (0, 1]: finite
     log_boost = jnp.where(boost, log_u / jnp.where(boost, alpha, 1.0), 0.0)
-    return jnp.log(d) + 3.0 * log1p_y + log_boost
+    return jnp.where(invalid, jnp.nan, jnp.log(d) + 3.0 * log1p_y + log_boost)
 
 
 def log_gamma(key: jax.Array, alpha: jax.Array, num_proposals: int = NUM_PROPOSALS) -> jax.Array:
@@ -198,7 +203,8 @@ def log_gamma(key: jax.Array, alpha: jax.Array, num_proposals: int = NUM_PROPOSA
 
     Args:
       key: one ``jax.random.key``.
-      alpha: shape parameters ``> 0``, any array shape (float32).
+      alpha: shape parameters ``> 0``, any array shape (float32); ``0`` gives ``-inf``,
+        negative, infinite or NaN shapes give NaN.
       num_proposals: static number of vectorised proposals per lane and round (any value
         >= 1 gives the same distribution).
 

@@ -255,11 +255,14 @@ def _fig_metric(results, name: str, ylabel: str, optimal: bool = False):
 
 
 def _final_metric(results) -> tuple[dict[str, dict[str, np.ndarray]], str, str]:
-    """Per-run final values per agent, the summary name used and its axis label."""
+    """Per-run final values per agent, the summary name used and its axis label: the
+    average loss when every agent has a loss (streams: the U-shaped learning-rate curve),
+    else the final cumulative regret."""
     runs = stats.run_summaries(results)
-    for name, ylabel in (("avg_loss", "Average loss"), ("final_regret", "Final cumulative regret")):
-        if any(name in v for v in runs.values()):
-            return runs, name, ylabel
+    if runs and all("avg_loss" in v for v in runs.values()):
+        return runs, "avg_loss", "Average loss"
+    if any("final_regret" in v for v in runs.values()):
+        return runs, "final_regret", "Final cumulative regret"
     return runs, "", ""
 
 

@@ -369,11 +369,22 @@ class Trainer:
         return jax.lax.cond(self.due(learner), train, skip, operand)
 
     def update(self, key: Array, learner: Learner, transition, hparams) -> Learner:
-        """Observe the transition, then train if due."""
+        """Observe the transition, then train if due.
+
+        Only ``(params, opt_state)`` pass through the ``cond`` (the buffer is read, not
+        returned), so a ``select`` under a batched predicate never copies the buffer.
+        """
         learner = self.observe(learner, transition)
-        return self.scheduled(
-            learner, lambda ln: self.train(key, ln, hparams), lambda ln: ln, learner
+
+        def train(operand):
+            params, opt_state = operand
+            trained = self.train(key, learner.replace(params=params, opt_state=opt_state), hparams)
+            return trained.params, trained.opt_state
+
+        params, opt_state = self.scheduled(
+            learner, train, lambda op: op, (learner.params, learner.opt_state)
         )
+        return learner.replace(params=params, opt_state=opt_state)
 
 
 def tree_bytes(tree) -> int:

@@ -280,15 +280,16 @@ def neural_linear(
         posterior = rank_one_update(state.posterior, model, phi, record.reward)
         learner = trainer.observe(state.learner, transition)
 
-        def retrain(operand):
-            learner, _ = operand
-            learner = trainer.train(key, learner, hparams)
-            return learner, recompute(learner, hparams)
+        def retrain(operand):  # the buffer is read, not passed through the cond
+            params, opt_state, _ = operand
+            trained = learner.replace(params=params, opt_state=opt_state)
+            trained = trainer.train(key, trained, hparams)
+            return trained.params, trained.opt_state, recompute(trained, hparams)
 
-        learner, posterior = trainer.scheduled(
-            learner, retrain, lambda op: op, (learner, posterior)
+        params, opt_state, posterior = trainer.scheduled(
+            learner, retrain, lambda op: op, (learner.params, learner.opt_state, posterior)
         )
-        return NeuralLinearState(learner, posterior)
+        return NeuralLinearState(learner.replace(params=params, opt_state=opt_state), posterior)
 
     static = {
         "num_arms": num_arms,
