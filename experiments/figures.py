@@ -41,6 +41,7 @@ import contextlib
 import os
 import re
 import tempfile
+import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -315,6 +316,12 @@ def _sensitivity_figures(results) -> list[tuple[str, Any]]:
             continue
         all_values = [v for vs in values.values() for v in vs]
         log_x = plots.is_numeric(all_values) and _log_spaced(all_values)
+        with warnings.catch_warnings():  # a point whose every seed diverged is all-NaN
+            warnings.simplefilter("ignore", RuntimeWarning)
+            point_means = [np.nanmean(f, axis=-1) for f in finals.values() if f.size]
+        positive = np.concatenate(point_means) if point_means else np.zeros(0)
+        positive = positive[np.isfinite(positive) & (positive > 0)]
+        log_y = metric == "avg_loss" and positive.size > 1 and positive.max() / positive.min() > 50
         fig, _ = plots.plot_sensitivity(
             values,
             finals,
@@ -322,6 +329,7 @@ def _sensitivity_figures(results) -> list[tuple[str, Any]]:
             xlabel=key,
             ylabel=ylabel,
             log_x=log_x,
+            log_y=log_y,
             colors=plots.curve_colors(groups),
         )
         name = "sensitivity" if len(keys) == 1 else f"sensitivity_{safe_name(key)}"

@@ -9,7 +9,7 @@ from experiments.schema import Experiment, load_toml
 from simulator.params import ConfigError
 
 FOLDER = Path(__file__).resolve().parent
-DEFAULT = "testbed"
+DEFAULT = "drifting-users"
 _KEBAB = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
 
 

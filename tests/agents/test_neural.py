@@ -22,7 +22,12 @@ import agents
 import simulator
 from agents.neural import replay
 from agents.neural.networks import MLP, RewardNet, tree_bytes
-from agents.neural.neural_linear import NIGPosterior, batch_posterior, rank_one_update
+from agents.neural.neural_linear import (
+    NIGPosterior,
+    batch_posterior,
+    lower_triangular_inverse,
+    rank_one_update,
+)
 from agents.neural.neural_ucb import ts_moments, ts_sample, ucb_scores
 from agents.neural.two_tower import adagrad_rows, scores
 from agents.types import Transition
@@ -278,6 +283,15 @@ def test_nig_rank_one_updates_match_batch_posterior():
         for m in range(num_models):
             mask = model == m
             assert_posterior(got, m, *nig_numpy(phi[mask], r[mask], 0.5, 2.0, 1.5))
+
+
+def test_lower_triangular_inverse_matches_numpy():
+    rng = np.random.default_rng(3)
+    a = rng.normal(size=(2, 19, 30))
+    precision = a @ np.swapaxes(a, 1, 2) / 30 + 0.25 * np.eye(19)  # 19: three 8-blocks
+    chol = np.linalg.cholesky(precision)
+    got = jax.jit(lower_triangular_inverse)(jnp.asarray(chol, jnp.float32))
+    np.testing.assert_allclose(got, np.linalg.inv(chol), rtol=1e-4, atol=1e-4)
 
 
 def test_neural_linear_posterior_after_retrains_and_rank_one_updates():
