@@ -25,6 +25,10 @@ from simulator.params import ConfigError
 FOLDER = "checkpoint"
 
 
+def _is_key(leaf: Any) -> bool:
+    return jnp.issubdtype(leaf.dtype, jax.dtypes.prng_key)
+
+
 class GroupCheckpoint:
     """The checkpoint file of one compile group (agent ``a``, group ``g``)."""
 
@@ -34,6 +38,8 @@ class GroupCheckpoint:
     def save(self, t_done: int, carry: Any, logs: list[dict[str, np.ndarray]]) -> None:
         arrays = {"t_done": np.asarray(t_done)}
         for i, leaf in enumerate(jax.tree.leaves(carry)):
+            if _is_key(leaf):  # typed PRNG keys (e.g. buffered by the delay wrapper)
+                leaf = jax.random.key_data(leaf)
             arrays[f"carry/{i}"] = np.asarray(leaf)
         for name in logs[0]:
             arrays[f"log/{name}"] = np.concatenate([log[name] for log in logs], axis=-1)
@@ -48,6 +54,9 @@ class GroupCheckpoint:
             leaves = []
             for i, leaf_like in enumerate(leaves_like):
                 value = data[f"carry/{i}"]
+                if _is_key(leaf_like):
+                    leaves.append(jax.random.wrap_key_data(value))  # the default impl made them
+                    continue
                 if value.shape != leaf_like.shape:
                     raise ConfigError(f"{self.path}: checkpoint does not match this experiment")
                 leaves.append(jnp.asarray(value, leaf_like.dtype))
