@@ -36,7 +36,10 @@ def run_cli(*args, cwd=None):
         (["run", "testbed", "--seeds", "0"], "must be >= 1"),
         (["run", "testbed", "--sweep", "agent.epsilon=logspace(1,2)"], "SPEC is a comma list"),
         (["run", "testbed", "--sweep", "agent.epsilon=0.1,2"], "epsilon = 2: must be in [0, 1]"),
-        (["run", "testbed", "--set", "env.num_arms=1"], "env.num_arms = 1: must be an integer >= 2"),
+        (
+            ["run", "testbed", "--set", "env.num_arms=1"],
+            "env.num_arms = 1: must be an integer >= 2",
+        ),
     ],
 )
 def test_bad_input_is_one_line_with_status_2(args, needle):
