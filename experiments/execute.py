@@ -12,6 +12,7 @@ number of devices.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 import sys
 import time
@@ -99,9 +100,9 @@ def point_batch_size(num_points: int, num_seeds: int) -> int | None:
 
 
 def compile_group(group: PointGroup, record_every: int, num_seeds: int) -> CompiledGroup:
-    """``init(traced, keys, env_params, hparams) -> carry`` and
-    ``chunk(carry, traced, keys, env_params, hparams, t_start, num_steps) -> (carry, log)``,
-    each over (points, seeds)."""
+    """``init(traced, keys, env_params, hparams) -> carry`` over (points, seeds), and
+    ``chunk(mask, treedef)``: the jitted chunk program for a carry whose leaves flagged in
+    ``mask`` are the same in every run (see :func:`shared_leaves_mask`)."""
     env, agent = group.env, group.agent
     batch_size = point_batch_size(len(group.indices), num_seeds)
 
@@ -111,37 +112,78 @@ def compile_group(group: PointGroup, record_every: int, num_seeds: int) -> Compi
             keys
         )
 
-    def chunk_point(carry, traced, keys, env_params, hparams, t_start, num_steps):
-        env_params, hparams = _apply_traced(env_params, hparams, traced)
+    @functools.cache
+    def chunk(mask: tuple[bool, ...], treedef: Any) -> Callable:
+        def chunk_point(batched, shared, traced, keys, env_params, hparams, t_start, num_steps):
+            env_params, hparams = _apply_traced(env_params, hparams, traced)
 
-        def one_seed(c, k):
-            return advance(
-                env,
-                agent,
-                c,
-                split_run_key(k),
-                env_params,
-                hparams,
-                t_start,
-                num_steps,
-                record_every,
-            )
+            def one_seed(leaves, key):
+                carry = _merge_leaves(treedef, mask, leaves, shared)
+                return advance(
+                    env,
+                    agent,
+                    carry,
+                    split_run_key(key),
+                    env_params,
+                    hparams,
+                    t_start,
+                    num_steps,
+                    record_every,
+                )
 
-        return jax.vmap(one_seed)(carry, keys)
+            return jax.vmap(one_seed)(batched, keys)
 
-    def chunk_points(carry, traced, keys, env_params, hparams, t_start, num_steps):
-        def batch(xs):
-            return jax.vmap(chunk_point, in_axes=(0, 0, None, None, None, None, None))(
-                *xs, keys, env_params, hparams, t_start, num_steps
-            )
+        def chunk_points(batched, shared, traced, keys, env_params, hparams, t_start, num_steps):
+            def batch(xs):
+                return jax.vmap(chunk_point, in_axes=(0, None, 0, None, None, None, None, None))(
+                    xs[0], shared, xs[1], keys, env_params, hparams, t_start, num_steps
+                )
 
-        if batch_size is None:
-            return batch((carry, traced))
-        return _map_in_batches(batch, (carry, traced), len(group.indices), batch_size)
+            if batch_size is None:
+                return batch((batched, traced))
+            return _map_in_batches(batch, (batched, traced), len(group.indices), batch_size)
+
+        return jax.jit(chunk_points, static_argnums=7)
 
     init = jax.jit(jax.vmap(init_point, in_axes=(0, None, None, None)))
-    chunk = jax.jit(chunk_points, static_argnums=6)
     return CompiledGroup(init=init, chunk=chunk)
+
+
+def _is_key(leaf: Any) -> bool:
+    return jnp.issubdtype(leaf.dtype, jax.dtypes.prng_key)
+
+
+@jax.jit
+def _leaves_shared(leaves: list[jax.Array]) -> list[jax.Array]:
+    out = []
+    for leaf in leaves:
+        data = jax.random.key_data(leaf) if _is_key(leaf) else leaf
+        flat = data.reshape((data.shape[0] * data.shape[1],) + data.shape[2:])
+        out.append(jnp.all(flat == flat[:1]))
+    return out
+
+
+def shared_leaves_mask(carry: Any) -> tuple[bool, ...]:
+    """For each carry leaf (axes: points, seeds, ...): is it the same in every run?
+
+    Such leaves (step counters, schedules, a delay buffer's fill level) enter the chunk
+    program unbatched, so a ``lax.cond`` on them stays a real branch under ``vmap``
+    instead of running both branches every step (periodic training, batched feedback).
+    """
+    return tuple(bool(flag) for flag in _leaves_shared(jax.tree.leaves(carry)))
+
+
+def _split_leaves(carry: Any, mask: tuple[bool, ...]) -> tuple[list, list]:
+    leaves = jax.tree.leaves(carry)
+    batched = [leaf for leaf, shared in zip(leaves, mask) if not shared]
+    shared = [leaf[0, 0] for leaf, is_shared in zip(leaves, mask) if is_shared]
+    return batched, shared
+
+
+def _merge_leaves(treedef: Any, mask: tuple[bool, ...], batched: list, shared: list) -> Any:
+    batched_iter, shared_iter = iter(batched), iter(shared)
+    leaves = [next(shared_iter) if is_shared else next(batched_iter) for is_shared in mask]
+    return jax.tree.unflatten(treedef, leaves)
 
 
 def _map_in_batches(fn: Callable, xs: Any, size: int, batch_size: int) -> Any:
@@ -241,7 +283,10 @@ def run_group(
         carry = compiled.init(traced, keys, env_params, hparams)
     while t_done < num_steps:
         steps = min(chunk_size, num_steps - t_done)
-        carry, log = compiled.chunk(carry, traced, keys, env_params, hparams, t_done, steps)
+        mask = shared_leaves_mask(carry)
+        batched, shared = _split_leaves(carry, mask)
+        program = compiled.chunk(mask, jax.tree.structure(carry))
+        carry, log = program(batched, shared, traced, keys, env_params, hparams, t_done, steps)
         logs.append(
             {name: np.asarray(value)[:, :num_seeds] for name, value in log._asdict().items()}
         )

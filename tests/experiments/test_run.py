@@ -206,3 +206,15 @@ def test_loss_blow_up_counts_as_diverged():
     exploding[0, 1, 100:] *= 1e5
     np.testing.assert_array_equal(experiments.api.loss_blew_up(healthy), [[False, False]])
     np.testing.assert_array_equal(experiments.api.loss_blew_up(exploding), [[False, True]])
+
+
+def test_leaves_equal_across_runs_enter_the_chunk_unbatched():
+    carry = {
+        "counter": jnp.zeros((2, 3), jnp.int32),
+        "values": jnp.arange(6.0).reshape(2, 3, 1),
+        "empty": jnp.zeros((2, 3, 0)),
+        "key": jax.random.split(jax.random.key(0), 6).reshape(2, 3),
+    }
+    mask = execute.shared_leaves_mask(carry)
+    flags = dict(zip(sorted(carry), mask))  # dict leaves flatten in sorted key order
+    assert flags == {"counter": True, "empty": True, "key": False, "values": False}
