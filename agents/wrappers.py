@@ -72,6 +72,55 @@ def with_restart(agent: Agent) -> Agent:
     )
 
 
+def with_fresh_arms(agent: Agent, num_arms: int | None = None) -> Agent:
+    """Forget everything about an arm whose item was just replaced.
+
+    Environments with a dynamic candidate set (``dynamic_items``; Chapelle & Li 2011, §3)
+    flag a slot whose item is new with ``context.arm_features[a, 0] == 1``.  On update,
+    every per-arm entry of the state (each leaf whose leading axis has ``num_arms``
+    entries) is reset to its initial value for the flagged arms, before the inner update::
+
+        state[..., a] <- agent.init(key, hparams)[..., a]   for every new arm a
+        state <- agent.update(key, state, transition, hparams)
+
+    The round on which the new item first appears was chosen with the old statistics (one
+    stale step).  Leaves that are not per-arm (a total count) are kept.  Wrap the bare
+    agent, inside any ``delay``, so the reset applies to the agent's own state.
+
+    Args:
+      agent: an agent whose per-arm statistics lead their leaves (classic bandits).
+      num_arms: K (filled from the environment by experiments).
+    """
+    _check_agent(agent, "fresh_arms")
+    require(
+        isinstance(num_arms, int) and num_arms >= 1,
+        f"fresh_arms.num_arms = {num_arms!r}: must be an integer >= 1",
+    )
+
+    def update(key, state, transition, hparams):
+        arm_features = transition.context.arm_features
+        new = (
+            arm_features[:, 0] > 0.5
+            if arm_features.shape[-1] > 0
+            else jnp.zeros((num_arms,), jnp.bool_)
+        )
+        fresh = agent.init(jax.random.fold_in(key, _RESTART_SALT), hparams)
+
+        def reset(initial, current):
+            if current.ndim == 0 or current.shape[0] != num_arms:
+                return current
+            mask = new.reshape((num_arms,) + (1,) * (current.ndim - 1))
+            return jnp.where(mask, initial, current)
+
+        state = jax.tree.map(reset, fresh, state)
+        return agent.update(key, state, transition, hparams)
+
+    static = {"agent": agent.name, "agent_static": dict(agent.static), "num_arms": num_arms}
+    return Agent(
+        f"fresh_arms({agent.name})", agent.init, agent.act, update, agent.default_hparams, static
+    )
+
+
 class DelayState(flax.struct.PyTreeNode):
     """The inner agent's state and the feedback waiting for it.
 
@@ -317,3 +366,4 @@ def register_all(registry: Registry) -> None:
     """Register the wrappers."""
     registry.register("restart", with_restart)
     registry.register("delay", with_delay)
+    registry.register("fresh_arms", with_fresh_arms)
