@@ -6,6 +6,7 @@ import flax.struct
 import jax
 import jax.numpy as jnp
 
+from agents.classic.thompson import BetaState  # S, F: here the discounted counts
 from agents.common import check_num_arms, random_argmax
 from agents.sampling import beta
 from agents.types import Agent
@@ -17,13 +18,6 @@ class DiscountedThompsonHParams:
     discount: float = knob(0.99, low=0.0, high=1.0, low_open=True, doc="gamma in (0, 1]")
     alpha0: float = knob(1.0, low=0.0, low_open=True, doc="prior Beta(alpha0, beta0) successes")
     beta0: float = knob(1.0, low=0.0, low_open=True, doc="prior Beta(alpha0, beta0) failures")
-
-
-class BetaState(flax.struct.PyTreeNode):
-    """Discounted success and failure counts ``S, F`` ``(K,)`` float32."""
-
-    successes: jax.Array
-    failures: jax.Array
 
 
 def discounted_thompson(num_arms: int = 10) -> Agent:
