@@ -100,10 +100,6 @@ class NIGPosterior(flax.struct.PyTreeNode):
         """``(M, h)`` posterior means ``mu = S S^T Phi^T r``."""
         return jnp.einsum("mhk,mk->mh", self.root, jnp.einsum("mkh,mk->mh", self.root, self.phi_r))
 
-    def precision(self) -> Array:
-        """``(M, h, h)`` ``Lambda`` (an explicit inverse: for diagnostics and tests only)."""
-        return jnp.linalg.inv(self.covariance())
-
 
 class NeuralLinearState(flax.struct.PyTreeNode):
     """Network learner and the posterior over its last-layer features."""

@@ -221,24 +221,41 @@ def w1(sizes: Sizes, repeats: int) -> list[Record]:
             )
         )
         if sizes.peers:
-            for name, build in peers.BANDIT_PEERS.items():
-                try:
-                    run = build(policy)
-                except Unavailable as err:
-                    records.append(unavailable(workload, name, str(err)))
-                    continue
-                records.append(
-                    _peer_record(
-                        workload,
-                        name,
-                        lambda seed, run=run: run(seed, k, t, budget_s=sizes.peer_budget_s),
-                        t,
-                        repeats,
-                        log,
-                    )
-                )
+            records += _peer_records(
+                workload,
+                peers.BANDIT_PEERS,
+                policy,
+                lambda run, seed: run(seed, k, t, budget_s=sizes.peer_budget_s),
+                t,
+                repeats,
+                log,
+            )
     if sizes.w1_samplers:
         records.extend(beta_samplers(sizes, repeats))
+    return records
+
+
+def _peer_records(workload, table, algorithm, call, t, repeats, log, notes=None) -> list[Record]:
+    """One record per peer library in ``table`` (name -> builder of ``algorithm``): timed
+    with ``call(run, seed)``, or a 'not available' record when it is not installed."""
+    records = []
+    for name, build in table.items():
+        try:
+            run = build(algorithm)
+        except Unavailable as err:
+            records.append(unavailable(workload, name, str(err)))
+            continue
+        records.append(
+            _peer_record(
+                workload,
+                name,
+                lambda seed, run=run: call(run, seed),
+                t,
+                repeats,
+                log,
+                (notes or {}).get(name, ""),
+            )
+        )
     return records
 
 
@@ -551,23 +568,16 @@ def w3(sizes: Sizes, repeats: int) -> list[Record]:
             )
         )
         if sizes.peers:
-            for name, build in peers.REGRESSION_PEERS.items():
-                try:
-                    run = build(optimizer)
-                except Unavailable as err:
-                    records.append(unavailable(workload, name, str(err)))
-                    continue
-                records.append(
-                    _peer_record(
-                        workload,
-                        name,
-                        lambda seed, run=run: run(seed, d, t, lr, budget_s=sizes.peer_budget_s),
-                        t,
-                        repeats,
-                        log,
-                        "squared loss (y - p)^2 with half the step" if name == "River" else "",
-                    )
-                )
+            records += _peer_records(
+                workload,
+                peers.REGRESSION_PEERS,
+                optimizer,
+                lambda run, seed: run(seed, d, t, lr, budget_s=sizes.peer_budget_s),
+                t,
+                repeats,
+                log,
+                notes={"River": "squared loss (y - p)^2 with half the step"},
+            )
     for impl in sizes.w3_prng_impls:
         program = rng_only_program(d, t)
         keys = seed_keys(0, runs, impl)

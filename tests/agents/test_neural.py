@@ -243,10 +243,10 @@ def nig_numpy(phi, r, ridge, a0, b0):
     return precision, mu, a, b
 
 
-@jax.jit
 def summary(posterior):
-    """``(Lambda, mu, a, b)`` of every model, in one compiled call."""
-    return posterior.precision(), posterior.mean(), posterior.a, posterior.b
+    """``(Lambda, mu, a, b)`` of every model; Lambda inverted from the covariance in float64."""
+    precision = np.linalg.inv(np.asarray(posterior.covariance(), np.float64))
+    return precision, posterior.mean(), posterior.a, posterior.b
 
 
 def assert_posterior(got, m, precision, mu, a, b):
