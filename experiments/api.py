@@ -14,6 +14,7 @@ import numpy as np
 
 from experiments import presets
 from experiments.checkpoint import Checkpoint
+from experiments.distributed import is_main_process
 from experiments.execute import (
     Progress,
     choose_chunk_size,
@@ -24,6 +25,7 @@ from experiments.execute import (
 from experiments.plan import plan
 from experiments.results import AgentResults, Results, save
 from experiments.schema import Experiment, from_dict, load_toml
+from experiments.tracking import TensorBoardTracker, require_tensorboardx
 from simulator.params import ConfigError
 
 #: Metric values beyond this magnitude count as a blow-up (the run diverged).
@@ -120,6 +122,8 @@ def run(
     progress: bool = False,
     resume: bool = False,
     figures: bool = True,
+    tensorboard: bool = False,
+    baseline: str | None = None,
 ) -> Results:
     """Run an experiment; with ``out`` write (and checkpoint) a results folder there.
 
@@ -129,6 +133,10 @@ def run(
       progress: print a progress line per chunk to stderr.
       resume: continue the interrupted run whose checkpoint is in ``out``.
       figures: draw the experiment's figures into ``out``.
+      tensorboard: write live TensorBoard curves to ``out/tensorboard`` (needs the
+        ``tracking`` extra; see :mod:`experiments.tracking`).
+      baseline: the agent label that ``paired.csv`` compares every other agent with
+        (default: the first agent); see :func:`experiments.stats.paired_rows`.
 
     Returns:
       :class:`Results`, the same object :func:`experiments.load` returns.
@@ -141,6 +149,14 @@ def run(
     else:
         experiment = as_experiment(experiment)
     plans = plan(experiment)  # every check happens here, before any compilation
+    tracker = None
+    if tensorboard:
+        if out is None:
+            raise ConfigError("tensorboard: needs a results folder (out) to write into")
+        require_tensorboardx()
+    labels = [p.label for p in plans]
+    if baseline is not None and baseline not in labels:
+        raise ConfigError(f"baseline = {baseline!r}: unknown agent label; one of {labels}")
     if experiment.x64:
         jax.config.update("jax_enable_x64", True)
 
@@ -161,10 +177,34 @@ def run(
     resolved["record_every"] = record_every
     if checkpoint is not None and not resume:
         checkpoint.start(resolved)
+    if tensorboard and is_main_process():
+        tracker = TensorBoardTracker(out, experiment.num_steps, record_every)
 
     keys, _ = padded_seed_keys(experiment.seed, experiment.num_seeds)
     total = sum(len(g.indices) for p in plans for g in p.groups) * experiment.num_steps
-    ticker = Progress(total, enabled=progress)
+    ticker = Progress(total, enabled=progress and is_main_process())
+    try:
+        agent_results = _run_plans(
+            plans, experiment, keys, chunk_size, record_every, ticker, checkpoint, tracker
+        )
+    finally:  # an interrupted run keeps every curve written so far
+        if tracker is not None:
+            tracker.close()
+    config = {**resolved, "versions": versions(), "git_revision": git_revision()}
+    config["devices"] = [str(d) for d in jax.devices()]
+    config["processes"] = jax.process_count()
+    config["baseline"] = baseline or labels[0]
+    results = Results(config, agent_results)
+    if out is not None and is_main_process():
+        save(results, out, figures=figures)
+        checkpoint.remove()
+    return results
+
+
+def _run_plans(
+    plans, experiment, keys, chunk_size, record_every, ticker, checkpoint, tracker
+) -> dict[str, AgentResults]:
+    """Every compile group of every agent, to the horizon; metrics gathered per agent."""
     agent_results: dict[str, AgentResults] = {}
     for agent_index, agent_plan in enumerate(plans):
         metrics: dict[str, np.ndarray] = {}
@@ -180,6 +220,7 @@ def run(
                 _PointTicker(ticker, len(group.indices)),
                 agent_plan.label,
                 group_checkpoint,
+                _tracking_hook(tracker, agent_plan, group),
             )
             for name, value in group_metrics.items():
                 if name not in metrics:
@@ -197,14 +238,17 @@ def run(
             steps,
             record_every,
         )
+    return agent_results
 
-    config = {**resolved, "versions": versions(), "git_revision": git_revision()}
-    config["devices"] = [str(d) for d in jax.devices()]
-    results = Results(config, agent_results)
-    if out is not None:
-        save(results, out, figures=figures)
-        checkpoint.remove()
-    return results
+
+def _tracking_hook(tracker: TensorBoardTracker | None, agent_plan: Any, group: Any):
+    if tracker is None:
+        return None
+
+    def write(steps_before: int, metrics: dict[str, np.ndarray]) -> None:
+        tracker.write(agent_plan.label, agent_plan.points, group.indices, metrics, steps_before)
+
+    return write
 
 
 class _PointTicker:

@@ -5,7 +5,8 @@ A run with an output folder keeps ``DIR/checkpoint/``: the resolved experiment
 (its leaves, in tree order), the metrics recorded so far and the number of steps done.
 ``driftsim run --resume DIR`` rebuilds the same program, restores each carry and continues;
 because step keys depend only on the step index, the result equals an uninterrupted run.
-The folder is removed once the results are saved.
+The folder is removed once the results are saved.  With several hosts every process
+gathers the carry (a collective) and only the main process writes.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from experiments.distributed import is_main_process, to_host
 from experiments.results import atomic_write_bytes, atomic_write_npz
 from simulator.params import ConfigError
 
@@ -40,7 +42,9 @@ class GroupCheckpoint:
         for i, leaf in enumerate(jax.tree.leaves(carry)):
             if _is_key(leaf):  # typed PRNG keys (e.g. buffered by the delay wrapper)
                 leaf = jax.random.key_data(leaf)
-            arrays[f"carry/{i}"] = np.asarray(leaf)
+            arrays[f"carry/{i}"] = to_host(leaf)
+        if not is_main_process():
+            return
         for name in logs[0]:
             arrays[f"log/{name}"] = np.concatenate([log[name] for log in logs], axis=-1)
         atomic_write_npz(self.path, arrays)
@@ -72,6 +76,8 @@ class Checkpoint:
         self.folder = Path(out_dir) / FOLDER
 
     def start(self, experiment_dict: dict) -> None:
+        if not is_main_process():
+            return
         self.folder.mkdir(parents=True, exist_ok=True)
         text = json.dumps(experiment_dict, indent=2, default=str) + "\n"
         atomic_write_bytes(self.folder / "experiment.json", text.encode())
@@ -86,4 +92,6 @@ class Checkpoint:
         return GroupCheckpoint(self.folder, agent_index, group_index)
 
     def remove(self) -> None:
+        if not is_main_process():
+            return
         shutil.rmtree(self.folder, ignore_errors=True)

@@ -6,7 +6,7 @@ keys serve every point and every agent (common random numbers).  Time is cut int
 the progress line ticks and a checkpoint is written after each; since step keys are
 ``fold_in(key, t)``, results do not depend on the chunk size.  With several devices the
 seed axis is sharded over a ``Mesh`` (``jax.sharding``); results do not depend on the
-number of devices.
+number of devices, or of hosts (see :mod:`experiments.distributed`).
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from experiments.distributed import global_array, to_host
 from experiments.plan import PointGroup
 from experiments.runner import advance, init_carry, split_run_key
 
@@ -173,10 +174,15 @@ def shared_leaves_mask(carry: Any) -> tuple[bool, ...]:
     return tuple(bool(flag) for flag in _leaves_shared(jax.tree.leaves(carry)))
 
 
+@jax.jit
+def _first_runs(leaves: list[jax.Array]) -> list[jax.Array]:
+    return [leaf[0, 0] for leaf in leaves]
+
+
 def _split_leaves(carry: Any, mask: tuple[bool, ...]) -> tuple[list, list]:
     leaves = jax.tree.leaves(carry)
     batched = [leaf for leaf, shared in zip(leaves, mask) if not shared]
-    shared = [leaf[0, 0] for leaf, is_shared in zip(leaves, mask) if is_shared]
+    shared = _first_runs([leaf for leaf, is_shared in zip(leaves, mask) if is_shared])
     return batched, shared
 
 
@@ -239,15 +245,12 @@ def _mesh_sharding():
 
 
 def padded_seed_keys(seed: int, num_seeds: int) -> tuple[jax.Array, int]:
-    """Seed keys padded to a multiple of the device count and sharded over devices."""
+    """Seed keys padded to a multiple of the device count and sharded over the devices
+    of every host (each process builds the same keys and keeps its own shards)."""
     sharding = _mesh_sharding()
-    count = (
-        num_seeds if sharding is None else -(-num_seeds // len(jax.devices())) * len(jax.devices())
-    )
-    keys = seed_keys(seed, count)
-    if sharding is not None:
-        keys = jax.device_put(keys, sharding)
-    return keys, count
+    num_devices = len(jax.devices())
+    count = num_seeds if sharding is None else -(-num_seeds // num_devices) * num_devices
+    return global_array(seed_keys(seed, count), sharding), count
 
 
 def run_group(
@@ -260,11 +263,14 @@ def run_group(
     progress: Progress,
     label: str,
     checkpoint: Any = None,
+    on_chunk: Callable[[int, dict[str, np.ndarray]], None] | None = None,
 ) -> dict[str, np.ndarray]:
     """Run one compile group to the horizon; returns metric arrays (points, seeds, recorded).
 
     ``checkpoint`` (optional) has ``load(treedef_like) -> (t_done, carry, logs) | None`` and
     ``save(t_done, carry, logs)``; a run resumed from it gives the same numbers.
+    ``on_chunk(steps_before, metrics_so_far)`` (optional) is called after every chunk
+    (live tracking).
     """
     compiled = compile_group(group, record_every, len(keys))
     num_points = len(group.indices)
@@ -287,11 +293,15 @@ def run_group(
         batched, shared = _split_leaves(carry, mask)
         program = compiled.chunk(mask, jax.tree.structure(carry))
         carry, log = program(batched, shared, traced, keys, env_params, hparams, t_done, steps)
-        logs.append(
-            {name: np.asarray(value)[:, :num_seeds] for name, value in log._asdict().items()}
-        )
+        logs.append({name: to_host(value)[:, :num_seeds] for name, value in log._asdict().items()})
+        if on_chunk is not None:  # before the checkpoint: a resume rewrites, never skips
+            on_chunk(t_done, _concatenate(logs))
         t_done += steps
         if checkpoint is not None:
             checkpoint.save(t_done, carry, logs)
         progress.tick(label, steps, num_points * num_seeds)
+    return _concatenate(logs)
+
+
+def _concatenate(logs: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
     return {name: np.concatenate([log[name] for log in logs], axis=-1) for name in logs[0]}

@@ -7,6 +7,9 @@ A results folder holds:
 - ``metrics.npz``: arrays named ``LABEL/METRIC`` with axes (point, seed, step) and
   ``LABEL/diverged`` (point, seed), plus ``steps``; loads without pickle;
 - ``summary.csv``: one row per agent and point;
+- ``paired.csv`` (two agents or more): per agent and point, the paired difference of final
+  regret against the baseline agent (``config["baseline"]``, by default the first agent),
+  seed by seed, with its interval (:func:`experiments.stats.paired_rows`);
 - figures (PNG and PDF).
 
 Every file is written to a temporary name and renamed into place; ``config.json`` is written
@@ -115,6 +118,13 @@ class Results:
     def __iter__(self):
         return iter(self._agents.values())
 
+    def paired(self, baseline: str | None = None, metric: str = "final_regret") -> list[dict]:
+        """Rows of paired differences ``agent - baseline`` (default: the stored baseline)."""
+        from experiments import stats
+
+        baseline = baseline or self.config.get("baseline") or self.agents[0]
+        return stats.paired_rows(self, baseline, metric=metric)
+
     def __repr__(self) -> str:
         return (
             f"Results({self.config.get('name')!r}, agents={self.agents}, steps={len(self.steps)})"
@@ -176,6 +186,8 @@ def save(results: Results, out_dir: str | Path, figures: bool = True) -> Path:
         arrays[f"{agent.label}/diverged"] = np.asarray(agent.diverged, bool)
     atomic_write_npz(out / "metrics.npz", arrays)
     atomic_write_bytes(out / "summary.csv", _csv_text(results.summary).encode())
+    if len(results.agents) > 1:
+        atomic_write_bytes(out / "paired.csv", _csv_text(results.paired()).encode())
     results.path = out
     if figures:
         from experiments import figures as figure_module

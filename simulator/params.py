@@ -146,9 +146,25 @@ def replace_path(params: Any, path: Sequence[str], value: Any, prefix: str) -> A
     if dataclasses.is_dataclass(current):
         raise ConfigError(f"{key} is a group of fields; set one of its fields instead")
     check_value(key, value, known[name].metadata)
+    _check_shape(key, current, value)
     if isinstance(current, np.ndarray) and np.ndim(value) == 0:
         value = np.full_like(current, value)
     return params.replace(**{name: value})
+
+
+def _check_shape(key: str, current: Any, value: Any) -> None:
+    """A scalar field takes one number, an array field a scalar or an array of its shape."""
+    if current is None or isinstance(value, str) or np.ndim(value) == 0:
+        return
+    if np.ndim(current) == 0:
+        raise ConfigError(
+            f"{key}: must be a single value, got {np.size(value)} values; to compare "
+            "several, sweep the field instead (a [sweep] table or --sweep)"
+        )
+    if np.shape(value) != np.shape(current):
+        raise ConfigError(
+            f"{key}: shape {np.shape(value)} does not match the field's shape {np.shape(current)}"
+        )
 
 
 def flat_knobs(params: Any, prefix: str = "") -> dict[str, Any]:

@@ -218,3 +218,9 @@ def test_leaves_equal_across_runs_enter_the_chunk_unbatched():
     mask = execute.shared_leaves_mask(carry)
     flags = dict(zip(sorted(carry), mask))  # dict leaves flatten in sorted key order
     assert flags == {"counter": True, "empty": True, "key": False, "values": False}
+
+
+def test_a_list_for_a_scalar_field_is_an_error_naming_the_field():
+    bad = experiment(agents=[{"label": "greedy", "name": "epsilon_greedy", "epsilon": [0.1, 0.2]}])
+    with pytest.raises(ConfigError, match=r"epsilon: must be a single value, got 2 values"):
+        run(bad, figures=False)

@@ -1,0 +1,109 @@
+"""Live TensorBoard curves of a sweep (optional: ``pip install 'driftsim[tracking]'``).
+
+``driftsim run NAME --tensorboard`` (or ``experiments.run(..., tensorboard=True)``) writes
+event files under ``OUT/tensorboard/<agent>/<point>/`` after every chunk, so a long sweep
+can be watched with ``tensorboard --logdir OUT/tensorboard`` while it runs.  Each run
+directory holds, per recorded step, the mean over seeds of every metric the environment
+logs (``reward``, ``regret``, ``optimal``, ``loss``, ``param_error`` ...) and the mean
+cumulative regret.  A curve keeps at most :data:`MAX_VALUES` values (block means over
+longer strides), so a 10⁷-step run stays a small file.  A resumed run reopens the writers
+with ``purge_step`` at the step it resumes from, so no value appears twice.
+
+Event files are written with tensorboardX, which needs neither TensorFlow nor PyTorch.
+"""
+
+from __future__ import annotations
+
+import re
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from simulator.params import ConfigError
+
+#: Most values written per curve over the whole horizon.
+MAX_VALUES = 1000
+FOLDER = "tensorboard"
+
+
+def require_tensorboardx() -> Any:
+    """The ``tensorboardX`` module, or a ConfigError saying how to install it."""
+    try:
+        import tensorboardX
+    except ImportError:
+        raise ConfigError(
+            "tensorboard: needs the optional package tensorboardX; "
+            "install it with: pip install 'driftsim[tracking]'"
+        ) from None
+    return tensorboardX
+
+
+def point_name(point: dict[str, Any]) -> str:
+    """A folder name for one swept point, e.g. ``agent.lr=0.01,env.drift.rate=0.1``."""
+    if not point:
+        return "default"
+    text = ",".join(f"{key}={value}" for key, value in point.items())
+    return re.sub(r"[^A-Za-z0-9_.,=+-]", "_", text)
+
+
+class TensorBoardTracker:
+    """Writes the curves of one experiment, group by group, chunk by chunk."""
+
+    def __init__(self, out_dir: str | Path, num_steps: int, record_every: int):
+        self.module = require_tensorboardx()
+        self.folder = Path(out_dir) / FOLDER
+        num_recorded = num_steps // record_every
+        #: recorded values per written value
+        self.stride = max(1, -(-num_recorded // MAX_VALUES))
+        self.record_every = record_every
+        self.writers: dict[tuple[str, int], Any] = {}
+
+    def _writer(self, label: str, point_index: int, point: dict[str, Any], purge_step: int):
+        key = (label, point_index)
+        if key not in self.writers:
+            logdir = self.folder / point_name({"agent": label}) / point_name(point)
+            self.writers[key] = self.module.SummaryWriter(
+                str(logdir), purge_step=purge_step + 1 if purge_step else None, flush_secs=30
+            )
+        return self.writers[key]
+
+    def write(
+        self,
+        label: str,
+        points: list[dict[str, Any]],
+        indices: list[int],
+        metrics: dict[str, np.ndarray],
+        start_step: int,
+    ) -> None:
+        """Write the values recorded after ``start_step`` (steps done before this chunk).
+
+        Args:
+          label: the agent's label.
+          points: every point of the agent; ``indices`` those of this group.
+          metrics: name -> ``(group points, seeds, recorded so far)`` arrays.
+          start_step: environment steps already written (0, or the resumed step).
+        """
+        span = self.stride * self.record_every  # environment steps per written value
+        for name, values in metrics.items():
+            with warnings.catch_warnings():  # points whose seeds all diverged: NaN
+                warnings.simplefilter("ignore", RuntimeWarning)
+                curves = np.nanmean(values, axis=1)  # (points, recorded)
+            num_written = curves.shape[-1] // self.stride
+            first = start_step // span
+            for row, index in enumerate(indices):
+                writer = self._writer(label, index, points[index], start_step)
+                blocks = curves[row, : num_written * self.stride].reshape(num_written, -1)
+                cumulative = np.cumsum(curves[row]) * self.record_every
+                for k in range(first, num_written):
+                    step = (k + 1) * span
+                    writer.add_scalar(name, float(blocks[k].mean()), step)
+                    if name == "regret":
+                        total = float(cumulative[(k + 1) * self.stride - 1])
+                        writer.add_scalar("cumulative_regret", total, step)
+
+    def close(self) -> None:
+        for writer in self.writers.values():
+            writer.close()
+        self.writers.clear()
