@@ -15,6 +15,7 @@ Example::
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import flax.struct
@@ -67,9 +68,7 @@ def with_restart(agent: Agent) -> Agent:
         return agent.update(key, state, transition, hparams)
 
     static = {"agent": agent.name, "agent_static": dict(agent.static)}
-    return Agent(
-        f"restart({agent.name})", agent.init, agent.act, update, agent.default_hparams, static
-    )
+    return dataclasses.replace(agent, name=f"restart({agent.name})", update=update, static=static)
 
 
 def with_fresh_arms(agent: Agent, num_arms: int | None = None) -> Agent:
@@ -116,8 +115,8 @@ def with_fresh_arms(agent: Agent, num_arms: int | None = None) -> Agent:
         return agent.update(key, state, transition, hparams)
 
     static = {"agent": agent.name, "agent_static": dict(agent.static), "num_arms": num_arms}
-    return Agent(
-        f"fresh_arms({agent.name})", agent.init, agent.act, update, agent.default_hparams, static
+    return dataclasses.replace(
+        agent, name=f"fresh_arms({agent.name})", update=update, static=static
     )
 
 
@@ -359,7 +358,10 @@ def with_delay(
         "context_dim": context_dim,
         "arm_dim": arm_dim,
     }
-    return Agent(f"delay({agent.name})", init, act, update, agent.default_hparams, static)
+    estimate = None if agent.estimate is None else lambda state: agent.estimate(state.inner)
+    return Agent(
+        f"delay({agent.name})", init, act, update, agent.default_hparams, static, estimate=estimate
+    )
 
 
 def register_all(registry: Registry) -> None:

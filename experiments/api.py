@@ -139,7 +139,8 @@ def run(
         (default: the first agent); see :func:`experiments.stats.paired_rows`.
 
     Returns:
-      :class:`Results`, the same object :func:`experiments.load` returns.
+      :class:`Results`, the same object :func:`experiments.load` returns; for
+      ``kind = "replay"`` or ``"ope"`` experiments an :class:`experiments.offpolicy.Report`.
     """
     checkpoint = Checkpoint(Path(out)) if out is not None else None
     if resume:
@@ -148,6 +149,10 @@ def run(
         experiment = from_dict(checkpoint.experiment())
     else:
         experiment = as_experiment(experiment)
+        if experiment.kind != "simulate":  # replay / off-policy evaluation on a log
+            from experiments import offpolicy
+
+            return offpolicy.run_experiment(experiment, out=out)
     plans = plan(experiment)  # every check happens here, before any compilation
     tracker = None
     if tensorboard:

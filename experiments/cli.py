@@ -2,13 +2,17 @@
 
     driftsim run [PRESET | FILE.toml] [--seeds N] [--steps T] [--seed S]
                  [--set KEY=VALUE]... [--sweep KEY=SPEC]... [--out DIR] [--resume DIR]
+                 [--baseline LABEL] [--tensorboard]
+                 [--coordinator HOST:PORT --num-processes N --process-id I | --distributed]
     driftsim list
     driftsim plot DIR
     driftsim compare DIR DIR... [--out DIR]
     driftsim bench [--only W1,W2] [--json FILE]
 
 KEY is ``env`` (replace the environment), ``env.FIELD``, ``agent`` (replace all agents by
-this one), ``agent.FIELD`` (every agent that has the field) or ``agents.LABEL.FIELD``.
+this one), ``agent.FIELD`` (every agent that has the field), ``agents.LABEL.FIELD`` or, for
+replay / off-policy experiments (``kind = "replay"`` / ``"ope"``: ``obd-replay``,
+``obd-ope``, ``ope-check``), ``log.FIELD`` (``log.campaign=men``, ``log.agent.epsilon=0.1``).
 SPEC is a comma list (``0,0.01,0.1``), ``logspace(a,b,n)`` (10^a … 10^b) or
 ``linspace(a,b,n)``.  Bad input prints one line naming the key and exits with status 2,
 before anything is compiled.
@@ -92,7 +96,11 @@ def apply_set(experiment, key: str, value: Any) -> None:
     from experiments.plan import _agent_field_kind
     from experiments.schema import AgentConfig, EnvConfig
 
-    if key == "env":
+    if key.startswith("log."):
+        _set_log_field(experiment, key, value)
+    elif (key == "env" or key.startswith("env.")) and experiment.env is None:
+        raise ConfigError(f"--set {key}: this experiment has no [env] (its log is the data)")
+    elif key == "env":
         experiment.env = EnvConfig(name=str(value))
     elif key.startswith("env."):
         experiment.env.fields[key[4:]] = value
@@ -116,8 +124,26 @@ def apply_set(experiment, key: str, value: Any) -> None:
         raise ConfigError(f"--set {key}: unknown agent label; allowed: {', '.join(labels)}")
     else:
         raise ConfigError(
-            f"--set {key}: KEY must be env, env.FIELD, agent, agent.FIELD or agents.LABEL.FIELD"
+            f"--set {key}: KEY must be env, env.FIELD, agent, agent.FIELD, agents.LABEL.FIELD "
+            "or log.FIELD"
         )
+
+
+def _set_log_field(experiment, key: str, value: Any) -> None:
+    """``--set log.FIELD=VALUE`` (``log.agent.FIELD`` edits the logging agent); the whole
+    experiment is validated again afterwards."""
+    from experiments.schema import from_dict
+
+    if experiment.log is None:
+        raise ConfigError(f"--set {key}: this experiment has no [log] (kind = {experiment.kind!r})")
+    data = experiment.to_dict()
+    field = key[4:]
+    if field.startswith("agent.") and isinstance(data["log"].get("agent"), dict):
+        data["log"]["agent"][field[6:]] = value
+    else:
+        data["log"][field] = value
+    edited = from_dict(data)
+    experiment.log = edited.log
 
 
 def apply_sweep(experiment, key: str, values: list[Any]) -> None:
@@ -202,20 +228,37 @@ def command_run(args) -> int:
     import time
 
     from experiments.api import run
-    from experiments.schema import from_dict
 
     start = time.perf_counter()
+    join_cluster(args)
+    options = dict(progress=not args.quiet, tensorboard=args.tensorboard, baseline=args.baseline)
     if args.resume:
         out = Path(args.resume)
-        results = run(None, out=out, progress=not args.quiet, resume=True)
+        results = run(None, out=out, resume=True, **options)
     else:
         experiment = build_experiment(args)
         out = Path(args.out) if args.out else Path("results") / experiment.name
-        from_dict(experiment.to_dict())
-        results = run(experiment, out=out, progress=not args.quiet)
+        if experiment.kind != "simulate":  # replay / off-policy evaluation on a log
+            from experiments import offpolicy
+
+            report = offpolicy.run_experiment(experiment, out=out)
+            print(report.format())
+            print(f"results: {out}  ({time.perf_counter() - start:.1f} s)")
+            return 0
+        results = run(experiment, out=out, **options)
     print(format_summary(results))
     print(f"results: {out}  ({time.perf_counter() - start:.1f} s)")
     return 0
+
+
+def join_cluster(args) -> None:
+    """Join a multi-host job when asked (see :mod:`experiments.distributed`)."""
+    given = (args.coordinator, args.num_processes, args.process_id)
+    if not args.distributed and all(v is None for v in given):
+        return
+    from experiments import distributed
+
+    distributed.initialize(*given)
 
 
 def _describe_knobs(params: Any, prefix: str = "") -> list[str]:
@@ -244,6 +287,28 @@ def _static_line(defaults: dict[str, Any]) -> str:
     return ", ".join(parts) or "none"
 
 
+def preset_line(experiment) -> str:
+    """One line for ``driftsim list``: the default size and what the experiment runs."""
+    labels = ", ".join(a.label for a in experiment.agents)
+    seeds, steps = experiment.num_seeds, f"{experiment.num_steps:,}"
+    if experiment.kind == "simulate":
+        return f"{seeds} seeds x {steps} steps; env {experiment.env.name}; agents {labels}"
+    log = experiment.log
+    if log.source == "obd":
+        source = f"Open Bandit Dataset {'+'.join(log.policy)} log ({log.campaign})"
+        if experiment.kind == "replay":
+            size = f"{seeds} seeds x {steps} log rows"
+        else:
+            size = f"{seeds} seed x {steps} rows per log"
+    else:
+        source = f"logs of {experiment.env.name} by {log.agent.name}"
+        size = f"{seeds} logs x {steps} rounds"
+    if experiment.kind == "replay":
+        return f"replay, {size}; {source}; agents {labels}"
+    targets = f"; targets {labels}" if labels else ""
+    return f"ope, {size}; {source}; estimators {', '.join(log.estimators)}{targets}"
+
+
 def command_list(args) -> int:
     import agents
     import simulator
@@ -269,19 +334,31 @@ def command_list(args) -> int:
     print("\npresets (default seeds x steps):")
     for name in presets.names():
         experiment = presets.load(name)
-        labels = ", ".join(a.label for a in experiment.agents)
-        print(
-            f"  {name}: {experiment.num_seeds} seeds x {experiment.num_steps:,} steps; env {experiment.env.name}; agents {labels}"
-        )
+        print(f"  {name}: {preset_line(experiment)}")
         if experiment.description:
             print(f"      {experiment.description}")
     return 0
+
+
+def _refuse_logged_folder(folder: str) -> None:
+    """A replay / ope results folder has a table, not figures: say so (ConfigError)."""
+    import json
+
+    config = Path(folder) / "config.json"
+    if config.is_file():
+        kind = json.loads(config.read_text()).get("kind", "simulate")
+        if kind != "simulate":
+            raise ConfigError(
+                f"{folder}: a kind = {kind!r} results folder has a table, not figures: see "
+                f"{Path(folder) / 'report.txt'} (experiments.offpolicy.load_report)"
+            )
 
 
 def command_plot(args) -> int:
     from experiments import figures
     from experiments.results import load
 
+    _refuse_logged_folder(args.dir)
     results = load(args.dir)
     for path in figures.draw(results, Path(args.dir)):
         print(path)
@@ -292,6 +369,8 @@ def command_compare(args) -> int:
     from experiments import figures
     from experiments.results import load
 
+    for folder in args.dirs:
+        _refuse_logged_folder(folder)
     results = [load(d) for d in args.dirs]
     out = Path(args.out) if args.out else Path(args.dirs[0]) / "compare"
     for path in figures.compare(results, out):
@@ -328,6 +407,19 @@ def make_parser() -> argparse.ArgumentParser:
     run.add_argument("--record-every", type=_positive_int, help="store the mean of every N steps")
     run.add_argument("--x64", action="store_true", help="run in float64")
     run.add_argument("--quiet", action="store_true", help="no progress line")
+    run.add_argument(
+        "--baseline", metavar="LABEL", help="agent that paired.csv compares with (default: first)"
+    )
+    run.add_argument(
+        "--tensorboard", action="store_true", help="live curves in DIR/tensorboard ([tracking])"
+    )
+    hosts = run.add_argument_group("several hosts (jax.distributed; one process per host)")
+    hosts.add_argument("--coordinator", metavar="HOST:PORT", help="address of process 0")
+    hosts.add_argument("--num-processes", type=_positive_int, help="number of processes")
+    hosts.add_argument("--process-id", type=_nonnegative_int, help="this process's index")
+    hosts.add_argument(
+        "--distributed", action="store_true", help="read the layout from SLURM / Open MPI"
+    )
     run.set_defaults(handler=command_run)
     sub.add_parser("list", help="environments, agents, wrappers and presets").set_defaults(
         handler=command_list

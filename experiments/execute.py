@@ -109,9 +109,11 @@ def compile_group(group: PointGroup, record_every: int, num_seeds: int) -> Compi
 
     def init_point(traced, keys, env_params, hparams):
         env_params, hparams = _apply_traced(env_params, hparams, traced)
-        return jax.vmap(lambda k: init_carry(env, agent, split_run_key(k), env_params, hparams))(
-            keys
-        )
+
+        def init_seed(key):
+            return init_carry(env, agent, split_run_key(key), env_params, hparams, hindsight=True)
+
+        return jax.vmap(init_seed)(keys)
 
     @functools.cache
     def chunk(mask: tuple[bool, ...], treedef: Any) -> Callable:

@@ -37,9 +37,10 @@ log inside one ``lax.scan``; a row counts, and the agent learns from it, only wh
 agent picks the logged action.  The accepted rows are distributed as an online run of the
 agent, so the mean reward over them estimates its online CTR.
 
-Worked examples with results: :func:`ope_check` (estimators against the true value on
-simulated logs), :func:`obd_ope` and :func:`obd_replay` (the Open Bandit Dataset) and
-:func:`bakeoff_table` (the ``bakeoff`` preset's average reward and rank per dataset).
+Experiments: ``kind = "replay"`` and ``kind = "ope"`` experiment files (presets
+``obd-replay``, ``obd-ope``, ``ope-check``; see :mod:`experiments.schema`) run through
+:func:`run_experiment`, which writes a results folder (:func:`save_report`);
+:func:`bakeoff_table` is the ``bakeoff`` preset's average reward and rank per dataset.
 
 References: L. Li, W. Chu, J. Langford & X. Wang, "Unbiased offline evaluation of
 contextual-bandit-based news article recommendation algorithms", WSDM 2011; M. Dudík,
@@ -50,9 +51,13 @@ NeurIPS 2015; Y. Saito et al., "Open Bandit Dataset and Pipeline", NeurIPS 2021.
 
 from __future__ import annotations
 
+import csv
 import dataclasses
+import io
+import json
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any, NamedTuple
 
 import jax
@@ -62,21 +67,20 @@ import numpy as np
 
 from agents.types import Agent, Transition
 from experiments.runner import RESET_INDEX, Carry, advance, init_carry, split_run_key
-from experiments.stats import mean_ci, normal_quantile
-from simulator.datasets import OBD_NUM_POSITIONS, OBDData, load_obd, obd_contexts
+from experiments.schema import PROPENSITY_MODES, Experiment, from_dict
+from experiments.stats import mean_ci, normal_quantile, wilson_interval
+from simulator.datasets import OBD_NUM_POSITIONS, OBD_POLICIES, OBDData, load_obd, obd_contexts
 from simulator.params import ConfigError
-from simulator.types import Context, Environment, make_oracle
+from simulator.types import Context, Environment, EnvSpec, make_oracle
 
 Array = jax.Array
 
 #: ``(state, context, hparams) -> (K,)``: an agent's exact action distribution.
 ProbabilityFn = Callable[[Any, Context, Any], Array]
 
-DEMONSTRATION_NOTE = (
-    "The Open Bandit Dataset sample is small: its uniform-random log has only a few dozen "
-    "clicks in 10,000 impressions, and replay keeps about 1 row in {num_items}, so these "
-    "numbers are a demonstration of the pipeline, not a verdict on the agents."
-)
+#: An Open Bandit Dataset log with fewer clicks than this gets the "demonstration, not a
+#: verdict" caveat (its CTR interval is wider than about +/- 6 % of the CTR).
+FEW_CLICKS = 1000
 
 # --------------------------------------------------------------------------------------
 # Action probabilities (propensities)
@@ -152,9 +156,6 @@ def exact_probabilities(agent: Agent) -> ProbabilityFn | None:
         return provided
     maker = EXACT_PROBABILITIES.get(agent.name)
     return None if maker is None else maker(agent)
-
-
-PROPENSITY_MODES = ("auto", "exact", "monte_carlo")
 
 
 class Behaviour(NamedTuple):
@@ -728,12 +729,14 @@ def make_replay(agent: Agent):
 
 
 class ReplayEstimate(NamedTuple):
-    """The replay estimate of an agent's online reward (CTR) with its normal interval.
+    """The replay estimate of an agent's online reward (CTR) with its interval.
 
     Attributes:
       value: mean reward over the accepted rows (NaN if none).
-      low, high: ``value -/+ z sqrt(s^2 / N)``, ``s^2`` the sample variance of the accepted
-        rewards (``value (1 - value)`` for clicks).
+      low, high: for clicks (every accepted reward 0 or 1) the Wilson score interval of
+        the click rate (:func:`experiments.stats.wilson_interval`: inside [0, 1], and not
+        empty when no click was accepted); otherwise ``value -/+ z sqrt(s^2 / N)``, ``s^2``
+        the sample variance of the accepted rewards.
       num_accepted: N, the accepted rows; ``num_rows``: the rows of the log.
     """
 
@@ -761,10 +764,12 @@ def replay_estimate(
     second = jnp.sum(accepted * out.reward**2, axis=-1) / count
     variance = jnp.maximum(second - value**2, 0.0) * count / jnp.maximum(count - 1, 1)
     half = normal_quantile(0.5 + level / 2) * jnp.sqrt(variance / count)
+    clicks = jnp.all((accepted == 0) | (out.reward == 0) | (out.reward == 1), axis=-1)
+    wilson_low, wilson_high = wilson_interval(total, count, level)
     return ReplayEstimate(
         value=value,
-        low=value - half,
-        high=value + half,
+        low=jnp.where(clicks, wilson_low, value - half),
+        high=jnp.where(clicks, wilson_high, value + half),
         num_accepted=count,
         num_rows=jnp.full_like(count, accepted.shape[-1]),
     )
@@ -783,17 +788,22 @@ def check_uniform(log: BanditLog, tolerance: float = 1e-3) -> None:
 
 
 # --------------------------------------------------------------------------------------
-# Worked examples: OBD off-policy evaluation and replay, the estimator check, the bake-off
+# Reports, the bake-off table and the OBD helpers
 # --------------------------------------------------------------------------------------
 
 
 @dataclasses.dataclass
 class Report:
-    """A table of results with a note (printable; ``rows`` are dicts for CSV or pandas)."""
+    """A table of results with a note (printable; ``rows`` are dicts for CSV or pandas).
+
+    ``arrays``: the per-seed / per-log values behind the table (``values.npz`` in a results
+    folder), named ``LABEL/...``.
+    """
 
     title: str
     rows: list[dict[str, Any]]
     note: str = ""
+    arrays: dict[str, np.ndarray] = dataclasses.field(default_factory=dict)
 
     def format(self) -> str:
         if not self.rows:
@@ -818,9 +828,8 @@ def _cell(value: Any) -> str:
 
 
 def _binomial_interval(clicks: float, n: int, level: float) -> tuple[float, float, float]:
-    value = clicks / n
-    half = normal_quantile(0.5 + level / 2) * math.sqrt(value * (1 - value) / n)
-    return value, value - half, value + half
+    low, high = wilson_interval(clicks, n, level)
+    return clicks / n, float(low), float(high)
 
 
 def empirical_policy(data: OBDData) -> np.ndarray:
@@ -833,223 +842,16 @@ def empirical_policy(data: OBDData) -> np.ndarray:
     return (table / table.sum(axis=1, keepdims=True)).astype(np.float32)
 
 
-def obd_ope(
-    campaign: str = "all",
-    path: str | None = None,
-    num_bootstrap: int = 1000,
-    level: float = 0.95,
-    ridge: float = 1.0,
-    seed: int = 0,
-) -> Report:
-    """Off-policy evaluation on the Open Bandit Dataset, checked against on-policy CTRs.
-
-    Two evaluations, each compared with the ground truth measured on the other log:
-
-    * the uniform-random policy evaluated on the **Bernoulli TS log** with its propensities
-      (the meaningful use of the estimators); truth: the CTR of the random log;
-    * the Bernoulli TS policy (its empirical per-position action frequencies, see
-      :func:`empirical_policy`) evaluated on the **uniform log**; truth: the CTR of the
-      BTS log.
-
-    Args:
-      campaign: ``all``, ``men`` or ``women``.
-      path: folder of the full-size dataset; None uses the sample inside ``obp``.
-      num_bootstrap, level: bootstrap resamples and interval level.
-      ridge: the reward model's penalty (DM, DR).
-      seed: the bootstrap key.
-    """
-    random_data = load_obd("random", campaign, path)
-    bts_data = load_obd("bts", campaign, path)
-    key = jax.random.key(seed)
-    rows_out = []
-    cases = (
-        ("uniform on the bts log", bts_data, random_data, None),
-        ("bts on the random log", random_data, bts_data, empirical_policy(bts_data)),
+def few_clicks_note(data: OBDData) -> str:
+    """The caveat for an Open Bandit Dataset log with few clicks (empty when it has many)."""
+    clicks = int(data.click.sum())
+    if clicks >= FEW_CLICKS:
+        return ""
+    return (
+        f"Caveat: the {data.policy} log ({data.campaign}) has only {clicks} clicks in "
+        f"{data.num_rows:,} impressions, so these numbers are a demonstration of the "
+        "pipeline, not a verdict."
     )
-    for case, (name, logged, truth_data, table) in enumerate(cases):
-        log = obd_log(logged)
-        n, num_arms = log.num_rows, log.num_arms
-        if table is None:
-            target = jnp.full((n, num_arms), 1.0 / num_arms, jnp.float32)
-        else:
-            target = jnp.asarray(table)[jnp.asarray(logged.position)]
-        result = jax.jit(estimate, static_argnames=("num_bootstrap", "level", "num_blocks"))(
-            jax.random.fold_in(key, case),
-            log,
-            target,
-            num_bootstrap=num_bootstrap,
-            level=level,
-            ridge=ridge,
-        )
-        truth, truth_low, truth_high = _binomial_interval(
-            float(truth_data.click.sum()), truth_data.num_rows, level
-        )
-        for estimator, est in zip(ESTIMATORS, result):
-            value = float(est.value)
-            rows_out.append(
-                {
-                    "evaluation": name,
-                    "estimator": estimator,
-                    "estimate": value,
-                    "low": float(est.low),
-                    "high": float(est.high),
-                    "truth": truth,
-                    "truth_low": truth_low,
-                    "truth_high": truth_high,
-                    "relative_error": abs(value - truth) / truth if truth > 0 else float("nan"),
-                }
-            )
-    note = (
-        f"Open Bandit Dataset ({campaign}): {random_data.num_rows} uniform rows with "
-        f"{int(random_data.click.sum())} clicks, {bts_data.num_rows} Bernoulli TS rows with "
-        f"{int(bts_data.click.sum())} clicks. Truth = on-policy CTR of the other log, with "
-        f"its {level:.0%} binomial interval. "
-        + DEMONSTRATION_NOTE.format(num_items=random_data.num_items)
-    )
-    return Report(f"obd-ope: off-policy estimates vs on-policy CTR ({campaign})", rows_out, note)
-
-
-#: The agents of :func:`obd_replay`: (label, registry name, static fields, hparams).
-OBD_REPLAY_AGENTS = (
-    ("random", "random", {}, {}),
-    ("eps-0.1", "epsilon_greedy", {}, {"epsilon": 0.1}),
-    ("linucb", "linucb", {"mode": "disjoint"}, {"alpha": 0.5}),
-    ("lints", "lints", {"mode": "disjoint"}, {}),
-)
-
-
-def obd_replay(
-    campaign: str = "all",
-    path: str | None = None,
-    agent_specs: Sequence[tuple[str, str, dict, dict]] = OBD_REPLAY_AGENTS,
-    num_seeds: int = 4,
-    level: float = 0.95,
-    seed: int = 0,
-) -> Report:
-    """Replay agents over the uniform-random log of the Open Bandit Dataset.
-
-    Each agent (``(label, registry name, static fields, hparams)``; ``num_arms``,
-    ``context_dim``, ``arm_dim`` are filled in) runs over the log once per seed; the table
-    gives the accepted rows, the replay CTR and its interval, averaged over seeds (the log
-    is the same for every seed: only the agent's own randomness changes).  Contexts: the
-    one-hot user features and position.
-    """
-    import agents as agent_registry
-
-    data = load_obd("random", campaign, path)
-    log = obd_log(data)
-    check_uniform(log)
-    spec = {
-        "num_arms": log.num_arms,
-        "context_dim": int(log.context.features.shape[1]),
-        "arm_dim": 0,
-    }
-    keys = jax.vmap(lambda i: jax.random.fold_in(jax.random.key(seed), i))(jnp.arange(num_seeds))
-    rows_out = []
-    for label, name, static, overrides in agent_specs:
-        wanted = agent_registry.REGISTRY.static_fields(name)
-        fields = {k: v for k, v in spec.items() if k in wanted}
-        agent = agent_registry.make(name, **{**fields, **static})
-        hparams = agent.default_hparams().replace(**overrides)
-        run = jax.jit(jax.vmap(make_replay(agent), in_axes=(0, None, None)))
-        result = replay_estimate(run(keys, log, hparams).log, level)
-        rows_out.append(
-            {
-                "agent": label,
-                "accepted": float(jnp.mean(result.num_accepted)),
-                "clicks": float(jnp.mean(result.value * result.num_accepted)),
-                "ctr": float(jnp.nanmean(result.value)),
-                "low": float(jnp.nanmean(result.low)),
-                "high": float(jnp.nanmean(result.high)),
-            }
-        )
-    ctr, low, high = _binomial_interval(float(data.click.sum()), data.num_rows, level)
-    note = (
-        f"Uniform log ({campaign}): {data.num_rows} rows, {int(data.click.sum())} clicks, "
-        f"CTR {ctr:.4f} [{low:.4f}, {high:.4f}]; {num_seeds} seeds, values averaged over "
-        "seeds. " + DEMONSTRATION_NOTE.format(num_items=data.num_items)
-    )
-    return Report(f"obd-replay: replay CTR on the uniform log ({campaign})", rows_out, note)
-
-
-def ope_check(
-    num_logs: int = 64,
-    num_steps: int = 400,
-    epsilon: float = 0.2,
-    flip_prob: float = 0.1,
-    num_bootstrap: int = 200,
-    level: float = 0.95,
-    seed: int = 0,
-) -> Report:
-    """The estimators against the true value, on simulated logs where it is known.
-
-    World: ``classification_bandit`` on the synthetic ``blobs`` (4 classes, 8 features) with
-    reward noise ``flip_prob``.  Logging policy: ε-greedy (exact propensities, learning as
-    it logs).  Target policy: LinUCB (disjoint, ``alpha = 0``: greedy) trained online for
-    ``num_steps`` rounds on an independent run, then frozen.  For each of ``num_logs``
-    logs the true value ``mean_i sum_a pi(a|x_i) mu(x_i, a)`` on the log's contexts is
-    computed from the oracle; the table gives, per estimator, the mean estimate, its bias
-    with a standard error over logs, the RMSE and how often the bootstrap interval covered
-    the truth.
-    """
-    import agents as agent_registry
-    from simulator.classification import ClassificationBandit
-
-    env = ClassificationBandit(dataset="blobs")
-    env_params = env.default_params().replace(flip_prob=flip_prob)
-    spec = env.spec
-    logger = agent_registry.make("epsilon_greedy", num_arms=spec.num_arms)
-    logger_hp = logger.default_hparams().replace(epsilon=epsilon)
-    target_agent = agent_registry.make(
-        "linucb",
-        num_arms=spec.num_arms,
-        context_dim=spec.context_dim,
-        arm_dim=0,
-        mode="disjoint",
-    )
-    target_hp = target_agent.default_hparams().replace(alpha=0.0)
-    key = jax.random.key(seed)
-    key_train, key_logs = jax.random.split(key)
-    target_state = jax.jit(lambda k: train(k, env, target_agent, num_steps, env_params, target_hp))(
-        key_train
-    )
-
-    def one_log(k):
-        key_record, key_target, key_estimate = jax.random.split(k, 3)
-        log = make_recorder(env, logger, num_steps, propensity="exact")(
-            key_record, env_params, logger_hp
-        )
-        target = target_probabilities(
-            key_target, target_agent, target_state, log.context, target_hp, num_samples=8
-        )
-        truth = policy_value(target, log.expected_reward)
-        return truth, estimate(key_estimate, log, target, num_bootstrap=num_bootstrap, level=level)
-
-    keys = jax.vmap(lambda i: jax.random.fold_in(key_logs, i))(jnp.arange(num_logs))
-    truth, result = jax.jit(jax.vmap(one_log))(keys)
-    truth = np.asarray(truth)
-    rows_out = []
-    for estimator, est in zip(ESTIMATORS, result):
-        values = np.asarray(est.value)
-        error = values - truth
-        covered = (np.asarray(est.low) <= truth) & (truth <= np.asarray(est.high))
-        rows_out.append(
-            {
-                "estimator": estimator,
-                "mean_estimate": float(values.mean()),
-                "mean_truth": float(truth.mean()),
-                "bias": float(error.mean()),
-                "bias_se": float(error.std(ddof=1) / math.sqrt(num_logs)),
-                "rmse": float(np.sqrt(np.mean(error**2))),
-                "coverage": float(covered.mean()),
-            }
-        )
-    note = (
-        f"{num_logs} logs of {num_steps} rounds, epsilon-greedy logging (epsilon={epsilon}), "
-        f"target: greedy LinUCB frozen after {num_steps} rounds, reward flip {flip_prob}; "
-        f"coverage of the {level:.0%} bootstrap intervals."
-    )
-    return Report("ope-check: estimators vs the true policy value", rows_out, note)
 
 
 def bakeoff_table(results: Any, metric: str = "reward", level: float = 0.95) -> Report:
@@ -1097,22 +899,446 @@ def bakeoff_table(results: Any, metric: str = "reward", level: float = 0.95) -> 
     return Report(f"bake-off: time-averaged {metric} per dataset", rows_out, note)
 
 
-#: Presets that the experiment schema cannot express yet, run by :func:`run_preset`.
-OFFPOLICY_PRESETS: dict[str, Callable[..., Report]] = {
-    "obd-ope": obd_ope,
-    "obd-replay": obd_replay,
-    "ope-check": ope_check,
-}
+# --------------------------------------------------------------------------------------
+# Replay and off-policy experiments (kind = "replay" / "ope" in the experiment schema)
+# --------------------------------------------------------------------------------------
 
 
-def run_preset(name: str, **options: Any) -> Report:
-    """Run an off-policy preset by name (``obd-ope``, ``obd-replay``, ``ope-check``);
-    ``options`` are the function's keyword arguments."""
-    if name not in OFFPOLICY_PRESETS:
+class _LogSpec(NamedTuple):
+    """Stands in for an environment where an agent needs only its shapes (a fixed log)."""
+
+    spec: EnvSpec
+
+
+class LabelledAgent(NamedTuple):
+    """A built ``[[agents]]`` entry."""
+
+    label: str
+    agent: Agent
+    hparams: Any
+
+
+@dataclasses.dataclass
+class OffPolicyPlan:
+    """A replay / ope experiment resolved in plain Python: every value checked, the data
+    read, the environment and agents built; nothing compiled yet.
+
+    Attributes:
+      experiment: the validated :class:`~experiments.schema.Experiment`.
+      agents: the ``[[agents]]``: the agents replayed, or the target policies.
+      data: (``source = "obd"``) the logs read, by policy, each ``num_steps`` rows.
+      env, env_params: (``source = "simulate"``) the environment the logs are recorded from.
+      logger, logger_hparams: (``source = "simulate"``) the logging agent.
+    """
+
+    experiment: Experiment
+    agents: list[LabelledAgent]
+    data: dict[str, OBDData] = dataclasses.field(default_factory=dict)
+    env: Environment | None = None
+    env_params: Any = None
+    logger: Agent | None = None
+    logger_hparams: Any = None
+
+
+def prepare(experiment: Any) -> OffPolicyPlan:
+    """Validate a ``kind = "replay"`` / ``"ope"`` experiment and resolve it, before any
+    compilation (a missing ``obp``, data file or bad field: :class:`ConfigError`).
+
+    Args:
+      experiment: an :class:`~experiments.schema.Experiment`, a dict, a preset name or a
+        TOML path.
+    """
+    from experiments.api import as_experiment
+    from experiments.plan import build_agent, build_env
+
+    experiment = from_dict(as_experiment(experiment).to_dict())
+    if experiment.kind == "simulate":
         raise ConfigError(
-            f"unknown off-policy preset {name!r}; allowed: {', '.join(OFFPOLICY_PRESETS)}"
+            "kind = 'simulate': an online experiment, run it with experiments.run; "
+            "experiments.offpolicy runs kind = 'replay' or 'ope'"
         )
-    return OFFPOLICY_PRESETS[name](**options)
+    log = experiment.log
+    out = OffPolicyPlan(experiment=experiment, agents=[])
+    if log.source == "obd":
+        # ope also reads the other logging policy's log: its on-policy CTR is the truth
+        for policy in ("random", "bts") if experiment.kind == "ope" else ("random",):
+            data = load_obd(policy, log.campaign, log.path, max_rows=experiment.num_steps)
+            if data.num_rows < experiment.num_steps:
+                raise ConfigError(
+                    f"num_steps = {experiment.num_steps}: the Open Bandit Dataset log "
+                    f"{data.source} has only {data.num_rows} rows; use at most that many"
+                )
+            out.data[policy] = data
+        uniform = out.data["random"]
+        host: Any = _LogSpec(
+            EnvSpec(
+                num_arms=uniform.num_items,
+                context_dim=int(obd_contexts(uniform).shape[1]),
+                arm_dim=0,
+            )
+        )
+    else:
+        out.env, out.env_params = build_env(experiment.env.name, dict(experiment.env.fields))
+        try:
+            out.logger, out.logger_hparams = build_agent(log.agent, out.env, dict(log.agent.fields))
+            propensity = "exact" if experiment.kind == "replay" else log.propensity
+            behaviour(out.logger, propensity, log.num_samples)
+        except ConfigError as err:
+            message = str(err).replace(f"agents.{log.agent.label}", "log.agent")
+            raise ConfigError(message.replace("propensity =", "log.propensity =")) from None
+        host = out.env
+    for config in experiment.agents:
+        agent, hparams = build_agent(config, host, dict(config.fields))
+        out.agents.append(LabelledAgent(config.label, agent, hparams))
+    return out
+
+
+def run_experiment(experiment: Any, out: str | Path | None = None) -> Report:
+    """Run a ``kind = "replay"`` or ``"ope"`` experiment (see :mod:`experiments.schema`).
+
+    * ``replay``: each ``[[agents]]`` entry runs over the uniform-random log once per seed
+      (:func:`make_replay`); the table gives the accepted rows, the sum of their rewards
+      and the replay estimate of the agent's online reward (CTR) with its interval, means
+      over seeds.
+    * ``ope`` on the Open Bandit Dataset: each log in ``log.policy`` is evaluated for the
+      *other* logging policy (the uniform policy on the Bernoulli TS log, with its
+      propensities: the meaningful use; Bernoulli TS, through its empirical per-position
+      action frequencies (:func:`empirical_policy`), on the uniform log) and the estimates
+      are compared with that policy's on-policy CTR, measured on its own log.
+    * ``ope`` on simulated logs: ``num_seeds`` logs of ``num_steps`` rounds of the ``[env]``
+      by the logging agent; each ``[[agents]]`` target is trained ``train_steps`` rounds on
+      an independent run, frozen, and evaluated on every log against its true value on the
+      log's contexts (from the oracle): mean estimate and interval, bias with its standard
+      error over logs, RMSE and the coverage of the bootstrap intervals.
+
+    Args:
+      experiment: an :class:`~experiments.schema.Experiment`, a dict, a preset name
+        (``obd-replay``, ``obd-ope``, ``ope-check``) or a TOML path.
+      out: a results folder to write (atomically, ``config.json`` last; see
+        :func:`save_report`), or None.
+
+    Returns:
+      the :class:`Report` that ``driftsim run`` prints.
+
+    Example::
+
+        experiment = experiments.presets.load("ope-check")
+        experiment.num_seeds = 8
+        print(run_experiment(experiment))
+    """
+    plan = prepare(experiment)
+    if plan.experiment.kind == "replay":
+        report = _run_replay(plan)
+    elif plan.experiment.log.source == "obd":
+        report = _run_obd_ope(plan)
+    else:
+        report = _run_simulated_ope(plan)
+    if out is not None:
+        save_report(report, plan.experiment, out)
+    return report
+
+
+def _seed_keys(seed: int, num_seeds: int) -> Array:
+    """Seed ``i`` of an experiment is ``fold_in(key(seed), i)``."""
+    base = jax.random.key(seed)
+    return jax.vmap(lambda i: jax.random.fold_in(base, i))(jnp.arange(num_seeds))
+
+
+def _replay_runs(agent: Agent, log_axis: int | None):
+    return jax.jit(jax.vmap(make_replay(agent), in_axes=(0, log_axis, None)))
+
+
+def _run_replay(plan: OffPolicyPlan) -> Report:
+    experiment, config = plan.experiment, plan.experiment.log
+    keys = _seed_keys(experiment.seed, experiment.num_seeds)
+    if config.source == "obd":
+        data = plan.data["random"]
+        log, log_axis, key_replay = obd_log(data), None, keys
+        check_uniform(log)
+        ctr, low, high = _binomial_interval(float(data.click.sum()), data.num_rows, config.level)
+        what = f"the uniform-random log of the Open Bandit Dataset ({config.campaign})"
+        notes = [
+            f"Uniform log ({config.campaign}): {data.num_rows:,} rows, "
+            f"{int(data.click.sum())} clicks, CTR {ctr:.4f} [{low:.4f}, {high:.4f}]; replay "
+            f"keeps about 1 row in {data.num_items}; {experiment.num_seeds} seeds on the same "
+            "log, values averaged over seeds.",
+            few_clicks_note(data),
+        ]
+    else:
+        key_record, key_replay = jax.vmap(jax.random.split, out_axes=1)(keys)
+        record = make_recorder(plan.env, plan.logger, experiment.num_steps, "exact")
+        log = jax.jit(jax.vmap(record, in_axes=(0, None, None)))(
+            key_record, plan.env_params, plan.logger_hparams
+        )
+        log_axis = 0
+        check_uniform(log)
+        what = f"uniform-random logs of {experiment.env.name}"
+        notes = [
+            f"{experiment.num_seeds} uniform-random logs of {experiment.num_steps:,} rounds of "
+            f"{experiment.env.name}, one per seed; replay keeps about 1 row in "
+            f"{log.num_arms}; values averaged over seeds."
+        ]
+    rows_out = []
+    arrays: dict[str, np.ndarray] = {}
+    for label, agent, hparams in plan.agents:
+        replayed = _replay_runs(agent, log_axis)(key_replay, log, hparams).log
+        result = replay_estimate(replayed, config.level)
+        accepted = np.asarray(result.num_accepted)
+        value, low, high = (np.asarray(v) for v in (result.value, result.low, result.high))
+        rows_out.append(
+            {
+                "agent": label,
+                "accepted": float(accepted.mean()),
+                "rewards": float(np.asarray(replayed.reward).sum(axis=-1).mean()),
+                "estimate": _nanmean(value),
+                "low": _nanmean(low),
+                "high": _nanmean(high),
+            }
+        )
+        arrays.update(
+            {
+                f"{label}/accepted": accepted,
+                f"{label}/estimate": value,
+                f"{label}/low": low,
+                f"{label}/high": high,
+            }
+        )
+    title = f"{experiment.name}: replay (Li et al. 2011) on {what}"
+    notes.append(f"estimate: mean reward of the accepted rows, {config.level:.0%} interval.")
+    return Report(title, rows_out, " ".join(n for n in notes if n), arrays)
+
+
+def _nanmean(values: np.ndarray) -> float:
+    finite = values[~np.isnan(values)]
+    return float(finite.mean()) if finite.size else float("nan")
+
+
+def _run_obd_ope(plan: OffPolicyPlan) -> Report:
+    experiment, config = plan.experiment, plan.experiment.log
+    key = jax.random.key(experiment.seed)
+    evaluate = jax.jit(estimate, static_argnames=("num_bootstrap", "level", "num_blocks"))
+    rows_out = []
+    for policy in config.policy:
+        logged = plan.data[policy]
+        other = "bts" if policy == "random" else "random"
+        log = obd_log(logged)
+        n, num_arms = log.num_rows, log.num_arms
+        if other == "random":
+            target = jnp.full((n, num_arms), 1.0 / num_arms, jnp.float32)
+        else:
+            target = jnp.asarray(empirical_policy(plan.data["bts"]))[jnp.asarray(logged.position)]
+        result = evaluate(
+            jax.random.fold_in(key, OBD_POLICIES.index(policy)),
+            log,
+            target,
+            num_bootstrap=config.num_bootstrap,
+            level=config.level,
+            ridge=config.ridge,
+        )
+        truth_data = plan.data[other]
+        truth, truth_low, truth_high = _binomial_interval(
+            float(truth_data.click.sum()), truth_data.num_rows, config.level
+        )
+        for name in config.estimators:
+            est = getattr(result, name)
+            value = float(est.value)
+            rows_out.append(
+                {
+                    "log": policy,
+                    "target": other,
+                    "estimator": name,
+                    "estimate": value,
+                    "low": float(est.low),
+                    "high": float(est.high),
+                    "truth": truth,
+                    "truth_low": truth_low,
+                    "truth_high": truth_high,
+                    "relative_error": abs(value - truth) / truth if truth > 0 else float("nan"),
+                }
+            )
+    uniform, bts = plan.data["random"], plan.data["bts"]
+    notes = [
+        f"Open Bandit Dataset ({config.campaign}): {uniform.num_rows:,} uniform rows with "
+        f"{int(uniform.click.sum())} clicks, {bts.num_rows:,} Bernoulli TS rows with "
+        f"{int(bts.click.sum())} clicks. Each log is evaluated for the other logging policy "
+        "(Bernoulli TS through its per-position action frequencies); truth = that policy's "
+        f"on-policy CTR on its own log, with its {config.level:.0%} binomial interval; "
+        f"low/high: {config.level:.0%} bootstrap intervals ({config.num_bootstrap} resamples).",
+        few_clicks_note(uniform),
+    ]
+    title = f"{experiment.name}: off-policy estimates vs on-policy CTR ({config.campaign})"
+    return Report(title, rows_out, " ".join(n for n in notes if n))
+
+
+def _train_target(key, env, agent, num_steps, env_params, hparams):
+    """The target's state after ``num_steps`` online rounds (jitted :func:`train`)."""
+    return jax.jit(lambda k, p, h: train(k, env, agent, num_steps, p, h))(key, env_params, hparams)
+
+
+def _evaluate_target(agent: Agent, config: Any):
+    """``(keys_target (L,), keys_estimate (L,), logs, state, hparams) -> (truth (L,),
+    Estimates of (L,))``, jitted: one frozen target on every log."""
+
+    def one(key_target, key_estimate, log, state, hparams):
+        target = target_probabilities(
+            key_target, agent, state, log.context, hparams, num_samples=config.num_samples
+        )
+        result = estimate(
+            key_estimate,
+            log,
+            target,
+            num_bootstrap=config.num_bootstrap,
+            level=config.level,
+            ridge=config.ridge,
+        )
+        return policy_value(target, log.expected_reward), result
+
+    return jax.jit(jax.vmap(one, in_axes=(0, 0, 0, None, None)))
+
+
+def _run_simulated_ope(plan: OffPolicyPlan) -> Report:
+    experiment, config = plan.experiment, plan.experiment.log
+    num_logs, num_steps = experiment.num_seeds, experiment.num_steps
+    train_steps = config.train_steps or num_steps
+    key_train, key_logs = jax.random.split(jax.random.key(experiment.seed))
+    log_keys = jax.vmap(lambda i: jax.random.fold_in(key_logs, i))(jnp.arange(num_logs))
+    key_record, key_target, key_estimate = jax.vmap(lambda k: jax.random.split(k, 3), out_axes=1)(
+        log_keys
+    )
+    record = make_recorder(plan.env, plan.logger, num_steps, config.propensity, config.num_samples)
+    logs = jax.jit(jax.vmap(record, in_axes=(0, None, None)))(
+        key_record, plan.env_params, plan.logger_hparams
+    )
+    rows_out = []
+    arrays: dict[str, np.ndarray] = {}
+    for index, (label, agent, hparams) in enumerate(plan.agents):
+        key_agent = jax.random.fold_in(key_train, index)
+        state = _train_target(key_agent, plan.env, agent, train_steps, plan.env_params, hparams)
+        truth, result = _evaluate_target(agent, config)(
+            key_target, key_estimate, logs, state, hparams
+        )
+        truth = np.asarray(truth)
+        arrays[f"{label}/truth"] = truth
+        for name in config.estimators:
+            est = getattr(result, name)
+            values, low, high = (np.asarray(v) for v in (est.value, est.low, est.high))
+            error = values - truth
+            rows_out.append(
+                {
+                    "target": label,
+                    "estimator": name,
+                    "estimate": float(values.mean()),
+                    "low": float(low.mean()),
+                    "high": float(high.mean()),
+                    "truth": float(truth.mean()),
+                    "bias": float(error.mean()),
+                    "bias_se": float(error.std(ddof=1) / math.sqrt(num_logs))
+                    if num_logs > 1
+                    else float("nan"),
+                    "rmse": float(np.sqrt(np.mean(error**2))),
+                    "coverage": float(np.mean((low <= truth) & (truth <= high))),
+                }
+            )
+            arrays.update(
+                {
+                    f"{label}/{name}/value": values,
+                    f"{label}/{name}/low": low,
+                    f"{label}/{name}/high": high,
+                }
+            )
+    logger = experiment.log.agent
+    settings = ", ".join(f"{k}={v}" for k, v in logger.fields.items())
+    note = (
+        f"{num_logs} logs of {num_steps:,} rounds of {experiment.env.name}, logged by "
+        f"{logger.name}{f' ({settings})' if settings else ''}; targets trained {train_steps:,} "
+        "rounds on an independent run, then frozen. estimate, low, high, truth: means over "
+        f"logs (low/high: {config.level:.0%} bootstrap intervals, {config.num_bootstrap} "
+        "resamples); bias +/- bias_se over logs; coverage: how often the interval held the "
+        "truth."
+    )
+    title = f"{experiment.name}: estimators vs the true policy value"
+    return Report(title, rows_out, note, arrays)
+
+
+# --------------------------------------------------------------------------------------
+# Results folders of replay / ope experiments
+# --------------------------------------------------------------------------------------
+
+#: The files of a replay / ope results folder (``values.npz`` only when it has arrays).
+REPORT_FILES = ("table.csv", "report.txt", "values.npz", "config.json")
+
+
+def _csv_text(rows_: list[dict[str, Any]]) -> str:
+    columns: list[str] = []
+    for row in rows_:
+        columns += [k for k in row if k not in columns]
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows_)
+    return buffer.getvalue()
+
+
+def save_report(report: Report, experiment: Experiment, out: str | Path) -> Path:
+    """Write a replay / ope results folder: ``table.csv`` (the rows), ``report.txt`` (the
+    printed table and note), ``values.npz`` (the arrays, loads without pickle) and, last,
+    ``config.json`` (the resolved experiment, versions, git revision, ``"complete": true``).
+    Each file is written to a temporary name and renamed into place, so a folder without
+    ``config.json`` is an interrupted run."""
+    from experiments.api import git_revision, versions
+    from experiments.results import FORMAT_VERSION, atomic_write_bytes, atomic_write_npz
+
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    complete = out / "config.json"
+    if complete.exists():  # overwriting: mark incomplete first
+        complete.unlink()
+    atomic_write_bytes(out / "table.csv", _csv_text(report.rows).encode())
+    atomic_write_bytes(out / "report.txt", (report.format() + "\n").encode())
+    values = out / "values.npz"
+    if report.arrays:
+        atomic_write_npz(values, {k: np.asarray(v) for k, v in report.arrays.items()})
+    elif values.exists():
+        values.unlink()
+    config = {
+        **experiment.to_dict(),
+        "versions": versions(),
+        "git_revision": git_revision(),
+        "devices": [str(d) for d in jax.devices()],
+        "format_version": FORMAT_VERSION,
+        "complete": True,
+        "title": report.title,
+        "note": report.note,
+    }
+    atomic_write_bytes(complete, (json.dumps(config, indent=2) + "\n").encode())
+    return out
+
+
+def _parse_cell(text: str) -> Any:
+    try:
+        return float(text)
+    except ValueError:
+        return text
+
+
+def load_report(path: str | Path) -> Report:
+    """Read a replay / ope results folder written by :func:`save_report`."""
+    path = Path(path)
+    config_path = path / "config.json"
+    if not config_path.is_file():
+        raise ConfigError(f"{path}: not a complete results folder (no config.json)")
+    config = json.loads(config_path.read_text())
+    if not config.get("complete"):
+        raise ConfigError(f"{path}: the run that wrote it did not finish")
+    if config.get("kind", "simulate") == "simulate":
+        raise ConfigError(f"{path}: an online (kind = 'simulate') folder: use experiments.load")
+    with (path / "table.csv").open(newline="") as handle:
+        rows_ = [{k: _parse_cell(v) for k, v in row.items()} for row in csv.DictReader(handle)]
+    arrays = {}
+    if (path / "values.npz").is_file():
+        with np.load(path / "values.npz", allow_pickle=False) as data:
+            arrays = {k: data[k] for k in data.files}
+    return Report(config.get("title", ""), rows_, config.get("note", ""), arrays)
 
 
 __all__ = [
@@ -1121,7 +1347,8 @@ __all__ = [
     "Behaviour",
     "Estimate",
     "Estimates",
-    "OFFPOLICY_PRESETS",
+    "LabelledAgent",
+    "OffPolicyPlan",
     "ReplayEstimate",
     "ReplayLog",
     "ReplayResult",
@@ -1137,23 +1364,24 @@ __all__ = [
     "empirical_policy",
     "estimate",
     "exact_probabilities",
+    "few_clicks_note",
     "fit_reward_model",
     "fit_ridge",
     "greedy_probabilities",
     "importance_weights",
     "ips",
+    "load_report",
     "log_from_arrays",
     "make_recorder",
     "make_replay",
     "obd_log",
-    "obd_ope",
-    "obd_replay",
-    "ope_check",
     "policy_value",
     "predict_ridge",
+    "prepare",
     "replay_estimate",
     "rows",
-    "run_preset",
+    "run_experiment",
+    "save_report",
     "snips",
     "softmax_probabilities",
     "target_probabilities",

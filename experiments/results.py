@@ -144,6 +144,7 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp's files are owner-only; results are not
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
             handle.flush()
@@ -153,6 +154,12 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def atomic_write_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
@@ -225,6 +232,12 @@ def load(path: str | Path) -> Results:
     config = json.loads(config_path.read_text())
     if not config.get("complete"):
         raise ConfigError(f"{path}: the run that wrote it did not finish")
+    kind = config.get("kind", "simulate")
+    if kind != "simulate":
+        raise ConfigError(
+            f"{path}: a kind = {kind!r} results folder (a table, no metrics): "
+            "read it with experiments.offpolicy.load_report"
+        )
     if config.get("format_version", 0) > FORMAT_VERSION:
         raise ConfigError(
             f"{path}: written by a newer driftsim (format {config['format_version']})"

@@ -28,6 +28,40 @@ an error if none has it) and ``agents.LABEL.FIELD`` (one agent).  Nested fields 
 Sweeping a traced field shares one compilation; sweeping a static one recompiles per value;
 either way the values are points of the same agent label.
 
+Logged data (``kind = "replay"`` or ``"ope"``; the default ``kind = "simulate"`` is the
+online experiment above).  A ``[log]`` table says where the log comes from and how it is
+evaluated; ``num_seeds`` / ``num_steps`` count logs (or replay seeds) and rounds (or rows)::
+
+    name = "obd-replay"
+    kind = "replay"           # run the [[agents]] online over a uniform-random log (Li et al. 2011)
+    num_seeds = 4             # replay seeds (the agents' own randomness)
+    num_steps = 10000         # the first num_steps rows of the log
+
+    [log]
+    source = "obd"            # the Open Bandit Dataset: policy, campaign, optional path
+    policy = "random"         # replay needs the uniform-random log
+    campaign = "all"          # all, men, women
+    # path = "/data/open_bandit_dataset"   # the full-size dataset (default: the obp sample)
+    level = 0.95
+
+    [[agents]]
+    label = "linucb"
+    name = "linucb"
+    mode = "disjoint"
+
+    # kind = "ope": IPS / SNIPS / DM / DR with bootstrap intervals.  With source = "obd" each
+    # log in `policy` is evaluated for the *other* logging policy, whose on-policy CTR is the
+    # truth; with source = "simulate" the [env] is logged by `agent` for num_steps rounds, once
+    # per seed, and each of the [[agents]] (trained train_steps rounds, then frozen) is
+    # evaluated against its true value on the log's contexts.
+    # [log]
+    # source = "simulate"
+    # agent = { name = "epsilon_greedy", epsilon = 0.2 }   # the logging policy
+    # propensity = "exact"      # auto, exact, monte_carlo (num_samples draws)
+    # estimators = ["ips", "snips", "dm", "dr"]
+    # num_bootstrap = 200
+    # ridge = 1.0               # the reward model of DM and DR
+
 Every check here runs in plain Python, before anything is compiled, and raises
 :class:`ConfigError` naming the key and what is allowed.
 """
@@ -45,6 +79,7 @@ try:
 except ModuleNotFoundError:  # Python 3.10
     import tomli as tomllib
 
+from simulator.datasets import OBD_CAMPAIGNS, OBD_POLICIES
 from simulator.params import ConfigError
 
 SWEEP_MODES = ("grid", "list")
@@ -62,7 +97,18 @@ TOP_LEVEL_KEYS = (
     "chunk_size",
     "record_every",
     "x64",
+    "kind",
+    "log",
 )
+#: What an experiment does: simulate online (the default), replay agents over a log, or
+#: evaluate policies off-policy on a log.
+KINDS = ("simulate", "replay", "ope")
+LOG_SOURCES = ("obd", "simulate")
+#: The off-policy estimators (the fields of :class:`experiments.offpolicy.Estimates`).
+ESTIMATORS = ("ips", "snips", "dm", "dr")
+PROPENSITY_MODES = ("auto", "exact", "monte_carlo")
+#: Keys only an online simulation has.
+SIMULATE_ONLY_KEYS = ("figures", "sweep", "chunk_size", "record_every")
 _LABEL = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]*$")
 
 
@@ -120,6 +166,70 @@ class SweepConfig:
 
 
 @dataclasses.dataclass
+class LogConfig:
+    """The ``[log]`` table of a ``kind = "replay"`` or ``"ope"`` experiment.
+
+    Attributes:
+      source: ``"obd"`` (the Open Bandit Dataset) or ``"simulate"`` (a log recorded from
+        the experiment's ``[env]``).
+      policy: (obd) the logs to use, from ``random`` and ``bts`` (replay: ``random`` only).
+      campaign: (obd) ``all``, ``men`` or ``women``.
+      path: (obd) folder of the full-size dataset; None reads the sample inside ``obp``.
+      agent: (simulate) the logging agent (replay: ``random``, the uniform policy).
+      propensity, num_samples: (simulate, ope) how the logging propensities and the
+        targets' action probabilities are computed (:func:`experiments.offpolicy.behaviour`).
+      train_steps: (simulate, ope) online rounds each target is trained before it is frozen
+        (None: ``num_steps``).
+      estimators: (ope) the estimators reported, from :data:`ESTIMATORS`.
+      num_bootstrap, ridge: (ope) bootstrap resamples; the reward model's ridge penalty.
+      level: the intervals' level.
+    """
+
+    source: str
+    policy: list[str] = dataclasses.field(default_factory=list)
+    campaign: str = "all"
+    path: str | None = None
+    agent: AgentConfig | None = None
+    propensity: str = "auto"
+    num_samples: int = 256
+    train_steps: int | None = None
+    estimators: list[str] = dataclasses.field(default_factory=lambda: list(ESTIMATORS))
+    num_bootstrap: int = 1000
+    ridge: float = 1.0
+    level: float = 0.95
+
+    def to_dict(self, kind: str) -> dict[str, Any]:
+        """The resolved fields that apply to ``kind`` and the source (what :func:`from_dict` reads)."""
+        out: dict[str, Any] = {}
+        for key in log_keys(kind, self.source):
+            value = getattr(self, key)
+            if value is None:
+                continue
+            if key == "policy":
+                value = value[0] if len(value) == 1 else list(value)
+            elif key == "agent":
+                value = {k: v for k, v in value.to_dict().items() if k != "label"}
+            elif key == "estimators":
+                value = list(value)
+            out[key] = value
+        return out
+
+
+def log_keys(kind: str, source: str) -> tuple[str, ...]:
+    """The ``[log]`` keys that apply to an experiment ``kind`` and a log ``source``."""
+    keys = ["source"]
+    if source == "obd":
+        keys += ["policy", "campaign", "path"]
+    else:
+        keys += ["agent"]
+        if kind == "ope":
+            keys += ["propensity", "num_samples", "train_steps"]
+    if kind == "ope":
+        keys += ["estimators", "num_bootstrap", "ridge"]
+    return (*keys, "level")
+
+
+@dataclasses.dataclass
 class Experiment:
     """A whole experiment; see the module docstring for the file format.
 
@@ -128,9 +238,15 @@ class Experiment:
       record_every: store the mean of each block of this many steps (1 keeps every step);
         None picks 1 unless the stored metrics would not fit comfortably in memory.
       x64: run in float64.
+      kind: ``"simulate"`` (online runs), ``"replay"`` or ``"ope"`` (on the ``log``).
+      log: the ``[log]`` table of a replay or ope experiment, else None.
+
+    For ``kind = "replay"`` / ``"ope"``, ``num_seeds`` counts replay seeds (or simulated
+    logs) and ``num_steps`` the rows used from the log (or the rounds of each simulated
+    log); ``env`` is None when the log is the Open Bandit Dataset.
     """
 
-    env: EnvConfig
+    env: EnvConfig | None
     agents: list[AgentConfig]
     num_seeds: int = 10
     num_steps: int = 1000
@@ -142,8 +258,12 @@ class Experiment:
     chunk_size: int | None = None
     record_every: int | None = None
     x64: bool = False
+    kind: str = "simulate"
+    log: LogConfig | None = None
 
     def to_dict(self) -> dict[str, Any]:
+        if self.kind != "simulate":
+            return self._logged_to_dict()
         out: dict[str, Any] = {
             "name": self.name,
             "description": self.description,
@@ -161,6 +281,31 @@ class Experiment:
             out["chunk_size"] = self.chunk_size
         if self.record_every is not None:
             out["record_every"] = self.record_every
+        return out
+
+    def _logged_to_dict(self) -> dict[str, Any]:
+        """A replay / ope experiment: no figures, sweep or chunking (they would not apply)."""
+        out: dict[str, Any] = {
+            "name": self.name,
+            "description": self.description,
+            "kind": self.kind,
+            "num_seeds": self.num_seeds,
+            "num_steps": self.num_steps,
+            "seed": self.seed,
+        }
+        for key in ("x64", "chunk_size", "record_every"):  # only when set, so that
+            if getattr(self, key):  # from_dict names them as the error
+                out[key] = getattr(self, key)
+        if self.figures != ["regret"]:
+            out["figures"] = list(self.figures)
+        if not self.sweep.empty:
+            out["sweep"] = self.sweep.to_dict()
+        if self.env is not None:
+            out["env"] = self.env.to_dict()
+        if self.agents:
+            out["agents"] = [a.to_dict() for a in self.agents]
+        if self.log is not None:
+            out["log"] = self.log.to_dict(self.kind)
         return out
 
     def copy(self) -> Experiment:
@@ -199,8 +344,9 @@ def _flatten(fields: dict[str, Any], prefix: str = "") -> dict[str, Any]:
     return out
 
 
-def _agent_from_dict(data: Any, index: int) -> AgentConfig:
-    where = f"agents[{index}]"
+def _agent_from_dict(data: Any, index: int, where: str | None = None) -> AgentConfig:
+    named = where
+    where = where or f"agents[{index}]"
     if isinstance(data, str):
         data = {"name": data}
     if not isinstance(data, dict) or "name" not in data:
@@ -215,7 +361,9 @@ def _agent_from_dict(data: Any, index: int) -> AgentConfig:
     if not isinstance(wrappers, list) or not all(
         isinstance(w, dict) and isinstance(w.get("name"), str) for w in wrappers
     ):
-        raise ConfigError(f"agents.{label}.wrappers: must be a list of tables with a 'name'")
+        raise ConfigError(
+            f"{named or f'agents.{label}'}.wrappers: must be a list of tables with a 'name'"
+        )
     fields = {k: v for k, v in data.items() if k not in ("name", "label", "wrappers")}
     return AgentConfig(
         label=label, name=name, fields=_flatten(fields), wrappers=[dict(w) for w in wrappers]
@@ -260,6 +408,161 @@ def _flatten_sweep_point(point: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def _require_choice(key: str, value: Any, allowed: tuple[str, ...]) -> str:
+    if not isinstance(value, str) or value not in allowed:
+        raise ConfigError(f"{key} = {value!r}: unknown; allowed: {', '.join(allowed)}")
+    return value
+
+
+def _require_number(key: str, value: Any, low: float, high: float | None = None) -> float:
+    """A number in ``(low, high)`` (open bounds)."""
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+    if not ok or not value > low or (high is not None and not value < high):
+        bounds = f"in ({low:g}, {high:g})" if high is not None else f"> {low:g}"
+        raise ConfigError(f"{key} = {value!r}: must be a number {bounds}")
+    return float(value)
+
+
+def _agents_from_list(agents_data: Any, what: str) -> list[AgentConfig]:
+    if not isinstance(agents_data, list) or not agents_data:
+        raise ConfigError(f"agents: must be a non-empty list of [[agents]] tables{what}")
+    agent_configs = [_agent_from_dict(a, i) for i, a in enumerate(agents_data)]
+    labels = [a.label for a in agent_configs]
+    duplicates = sorted({x for x in labels if labels.count(x) > 1})
+    if duplicates:
+        raise ConfigError(f"agents: label {duplicates[0]!r} is used twice; labels must be unique")
+    return agent_configs
+
+
+def _log_from_dict(data: Any, kind: str) -> LogConfig:
+    """The ``[log]`` table of a replay / ope experiment, every field checked."""
+    if not isinstance(data, dict) or "source" not in data:
+        raise ConfigError(
+            f"log: must be a table with a 'source'; allowed: {', '.join(LOG_SOURCES)}"
+        )
+    source = _require_choice("log.source", data["source"], LOG_SOURCES)
+    allowed = log_keys(kind, source)
+    for key in data:
+        if key not in allowed:
+            raise ConfigError(
+                f"log.{key}: not used with kind = {kind!r} and log.source = {source!r}; "
+                f"allowed: {', '.join(allowed)}"
+            )
+    log = LogConfig(source=source)
+    if source == "obd":
+        policy = data.get("policy", "random" if kind == "replay" else ["bts", "random"])
+        policies = [policy] if isinstance(policy, str) else policy
+        if not isinstance(policies, list) or not policies:
+            raise ConfigError(
+                f"log.policy = {policy!r}: a logging policy or a list of them; "
+                f"allowed: {', '.join(OBD_POLICIES)}"
+            )
+        for item in policies:
+            _require_choice("log.policy", item, OBD_POLICIES)
+        if len(set(policies)) < len(policies):
+            raise ConfigError(f"log.policy = {policy!r}: a policy is listed twice")
+        if kind == "replay" and policies != ["random"]:
+            raise ConfigError(
+                f"log.policy = {policy!r}: replay needs the uniform-random log; allowed: random"
+            )
+        log.policy = list(policies)
+        log.campaign = _require_choice("log.campaign", data.get("campaign", "all"), OBD_CAMPAIGNS)
+        if "path" in data:
+            log.path = _require_str("log.path", data["path"])
+    else:
+        agent = data.get("agent", "random" if kind == "replay" else None)
+        if agent is None:
+            raise ConfigError(
+                "log.agent: missing; the logging agent, e.g. "
+                'agent = { name = "epsilon_greedy", epsilon = 0.2 }'
+            )
+        if isinstance(agent, dict) and "label" in agent:
+            raise ConfigError("log.agent.label: not used (the logging agent has no label)")
+        if isinstance(agent, dict):
+            agent = {**agent, "label": "logger"}
+        log.agent = _agent_from_dict(agent, 0, where="log.agent")
+        log.agent.label = "logger"
+        if kind == "replay" and log.agent.name != "random":
+            raise ConfigError(
+                f"log.agent.name = {log.agent.name!r}: replay needs a uniform-random log; "
+                "allowed: random"
+            )
+        if kind == "ope":
+            log.propensity = _require_choice(
+                "log.propensity", data.get("propensity", "auto"), PROPENSITY_MODES
+            )
+            log.num_samples = _require_int("log.num_samples", data.get("num_samples", 256), 1)
+            if "train_steps" in data:
+                log.train_steps = _require_int("log.train_steps", data["train_steps"], 1)
+    if kind == "ope":
+        estimators = data.get("estimators", list(ESTIMATORS))
+        if (
+            not isinstance(estimators, list)
+            or not estimators
+            or any(e not in ESTIMATORS for e in estimators)
+            or len(set(estimators)) < len(estimators)
+        ):
+            raise ConfigError(
+                f"log.estimators = {estimators!r}: a list of distinct names from "
+                f"{', '.join(ESTIMATORS)}"
+            )
+        log.estimators = list(estimators)
+        log.num_bootstrap = _require_int("log.num_bootstrap", data.get("num_bootstrap", 1000), 2)
+        log.ridge = _require_number("log.ridge", data.get("ridge", 1.0), 0.0)
+    log.level = _require_number("log.level", data.get("level", 0.95), 0.0, 1.0)
+    return log
+
+
+def _logged_from_dict(data: dict[str, Any], kind: str) -> Experiment:
+    """A ``kind = "replay"`` or ``"ope"`` experiment."""
+    if "log" not in data:
+        raise ConfigError(
+            f"log: missing; kind = {kind!r} needs a [log] table with source = "
+            f"{' or '.join(repr(s) for s in LOG_SOURCES)}"
+        )
+    log = _log_from_dict(data["log"], kind)
+    for key in SIMULATE_ONLY_KEYS:
+        if key in data:
+            raise ConfigError(f"{key}: only with kind = 'simulate'; not used by kind = {kind!r}")
+    if data.get("x64"):
+        raise ConfigError(f"x64: only with kind = 'simulate'; not used by kind = {kind!r}")
+    obd = log.source == "obd"
+    if obd and "env" in data:
+        raise ConfigError(
+            "env: not used with log.source = 'obd' (the log is the data); remove [env]"
+        )
+    if not obd and "env" not in data:
+        raise ConfigError("env: missing; log.source = 'simulate' records its log from an [env]")
+    if kind == "ope" and obd:
+        if "agents" in data:
+            raise ConfigError(
+                "agents: not used with kind = 'ope' and log.source = 'obd' (each log is "
+                "evaluated for the other logging policy); remove [[agents]]"
+            )
+        agent_configs = []
+    else:
+        what = " (the agents to replay)" if kind == "replay" else " (the target policies)"
+        agent_configs = _agents_from_list(data.get("agents"), what)
+    one_log = kind == "ope" and obd
+    num_seeds = _require_int("num_seeds", data.get("num_seeds", 1 if one_log else 10), 1)
+    if one_log and num_seeds != 1:
+        raise ConfigError(
+            f"num_seeds = {num_seeds}: kind = 'ope' on the Open Bandit Dataset evaluates each "
+            "fixed log once; must be 1"
+        )
+    return Experiment(
+        env=_env_from_dict(data["env"]) if not obd else None,
+        agents=agent_configs,
+        num_seeds=num_seeds,
+        num_steps=_require_int("num_steps", data.get("num_steps", 10_000 if obd else 1000), 1),
+        seed=_require_int("seed", data.get("seed", 0), 0),
+        name=str(data.get("name", "experiment")),
+        description=str(data.get("description", "")),
+        kind=kind,
+        log=log,
+    )
+
+
 def from_dict(data: dict[str, Any]) -> Experiment:
     """Build an :class:`Experiment` from a parsed TOML (or JSON) mapping."""
     if not isinstance(data, dict):
@@ -269,16 +572,16 @@ def from_dict(data: dict[str, Any]) -> Experiment:
         raise ConfigError(
             f"{unknown[0]}: unknown experiment key; allowed: {', '.join(TOP_LEVEL_KEYS)}"
         )
+    kind = _require_choice("kind", data.get("kind", "simulate"), KINDS)
+    if kind != "simulate":
+        return _logged_from_dict(data, kind)
+    if "log" in data:
+        raise ConfigError(
+            "log: only with kind = 'replay' or 'ope'; this experiment has kind = 'simulate'"
+        )
     if "env" not in data:
         raise ConfigError("env: missing; every experiment names an environment")
-    agents_data = data.get("agents")
-    if not isinstance(agents_data, list) or not agents_data:
-        raise ConfigError("agents: must be a non-empty list of [[agents]] tables")
-    agent_configs = [_agent_from_dict(a, i) for i, a in enumerate(agents_data)]
-    labels = [a.label for a in agent_configs]
-    duplicates = sorted({x for x in labels if labels.count(x) > 1})
-    if duplicates:
-        raise ConfigError(f"agents: label {duplicates[0]!r} is used twice; labels must be unique")
+    agent_configs = _agents_from_list(data.get("agents"), "")
     figures = data.get("figures", ["regret"])
     if not isinstance(figures, list) or any(f not in FIGURES for f in figures):
         raise ConfigError(f"figures = {figures!r}: a list of names from {', '.join(FIGURES)}")
@@ -345,14 +648,19 @@ def to_toml(experiment: Experiment) -> str:
     """Write an experiment back to TOML (the inverse of :func:`load_toml`)."""
     data = experiment.to_dict()
     lines = []
-    for key in ("name", "description", "num_seeds", "num_steps", "seed", "figures", "x64"):
-        lines.append(f"{key} = {_toml_value(data[key])}")
+    for key in ("name", "description", "kind", "num_seeds", "num_steps", "seed", "figures", "x64"):
+        if key in data:
+            lines.append(f"{key} = {_toml_value(data[key])}")
     for key in ("chunk_size", "record_every"):
         if key in data:
             lines.append(f"{key} = {_toml_value(data[key])}")
-    lines += ["", "[env]"]
-    lines += [f"{_toml_key(k)} = {_toml_value(v)}" for k, v in data["env"].items()]
-    for agent in data["agents"]:
+    if "env" in data:
+        lines += ["", "[env]"]
+        lines += [f"{_toml_key(k)} = {_toml_value(v)}" for k, v in data["env"].items()]
+    if "log" in data:
+        lines += ["", "[log]"]
+        lines += [f"{_toml_key(k)} = {_toml_value(v)}" for k, v in data["log"].items()]
+    for agent in data.get("agents", []):
         lines += ["", "[[agents]]"]
         lines += [f"{_toml_key(k)} = {_toml_value(v)}" for k, v in agent.items()]
     if "sweep" in data:

@@ -273,6 +273,32 @@ def mean_ci(x: Any, axis: int = 0, level: float = 0.95, method: str = "t") -> In
     return Interval(mean=mean, low=mean - half, high=mean + half, n=n)
 
 
+def wilson_interval(successes: Any, n: Any, level: float = 0.95) -> tuple[Any, Any]:
+    """Wilson score interval of a binomial proportion (Wilson 1927), numpy or jax arrays.
+
+    With ``p = successes / n`` and ``z`` the normal quantile of ``(1 + level) / 2``::
+
+        centre = (p + z² / 2n) / (1 + z² / n)
+        half   = z / (1 + z² / n) · sqrt(p (1 - p) / n + z² / 4n²)
+
+    It stays inside [0, 1] and keeps a width when there are no successes (a click-through
+    rate from a few dozen clicks), where the normal interval ``p ± z sqrt(p(1-p)/n)``
+    collapses to a point or crosses zero.
+
+    Returns: ``(low, high)``.
+
+    Example::
+
+        wilson_interval(0, 120)   # (0.0, 0.031): no click in 120 shows
+    """
+    z = normal_quantile(0.5 + _check_level(level) / 2)
+    p = successes / n
+    denominator = 1 + z**2 / n
+    centre = (p + z**2 / (2 * n)) / denominator
+    half = z / denominator * (p * (1 - p) / n + z**2 / (4 * n**2)) ** 0.5
+    return centre - half, centre + half
+
+
 def bootstrap_ci(
     x: Any,
     level: float = 0.95,
@@ -422,19 +448,52 @@ def point_keys(results: Any) -> list[str]:
     return list(keys)
 
 
+def _static_value(value: Any) -> Any:
+    return tuple(_static_value(v) for v in value) if isinstance(value, list) else value
+
+
+def reward_kind(config: dict | None) -> str:
+    """``"click"`` when the experiment's environment pays clicks (rewards in {0, 1}: its
+    ``reward_kind`` attribute), else ``"real"`` (also when the environment is unknown here).
+
+    Read from the class of the registered environment, or from the environment built
+    with the config's static fields when its factory is a function.
+    """
+    env = (config or {}).get("env") or {}
+    name = env.get("name")
+    if not isinstance(name, str):
+        return "real"
+    import simulator  # lazy: the rest of this module is numpy only
+
+    if name not in simulator.names():
+        return "real"
+    factory = simulator.REGISTRY.factory(name)
+    if not isinstance(factory, type):
+        allowed = simulator.REGISTRY.static_fields(name)
+        static = {k: _static_value(v) for k, v in env.items() if k in allowed}
+        factory = simulator.make(name, **static)
+    kind = getattr(factory, "reward_kind", "real")
+    return kind if isinstance(kind, str) else "real"
+
+
 def run_summaries(results: Any) -> dict[str, dict[str, np.ndarray]]:
     """Per-run scalars of every agent: ``{label: {name: (points, seeds) array}}``.
 
     Names: ``final_regret`` (cumulative regret at the horizon), ``avg_regret`` (final / T),
     ``regret_auc`` (area under the cumulative-regret curve over ``[0, T]`` divided by T, a
-    right Riemann sum over the recorded values), ``avg_reward``, ``pct_optimal`` (100 ×
-    mean of ``optimal``), and ``avg_<metric>`` for every other metric (e.g. ``avg_loss``).
-    A diverged run (``diverged`` or a non-finite final value) is NaN in every entry.
+    right Riemann sum over the recorded values), ``avg_reward``, ``ctr`` (the same mean
+    reward, named the click-through rate, when the environment pays clicks: see
+    :func:`reward_kind`), ``pct_optimal`` (100 × mean of ``optimal``),
+    ``final_hindsight_regret`` (where ``hindsight_regret`` was logged: the cumulative regret
+    against the best fixed arm in hindsight at the horizon), and ``avg_<metric>`` for every
+    other metric (e.g. ``avg_loss``, ``avg_param_error``).  A diverged run (``diverged`` or
+    a non-finite final value) is NaN in every entry.
     """
     steps = np.asarray(results.steps, dtype=np.float64)
     record_every = int(getattr(results, "record_every", 1))
     horizon = float(steps[-1]) if steps.size else math.nan
     widths = np.diff(steps, prepend=0.0)
+    clicks = reward_kind(getattr(results, "config", None)) == "click"
     out: dict[str, dict[str, np.ndarray]] = {}
     for label in results.agents:
         r = results[label]
@@ -455,8 +514,13 @@ def run_summaries(results: Any) -> dict[str, dict[str, np.ndarray]]:
             rows["regret_auc"] = np.where(bad, np.nan, auc)
         if "reward" in metrics:
             rows["avg_reward"] = _time_mean(metrics["reward"], bad)
+            if clicks:
+                rows["ctr"] = rows["avg_reward"]
         if "optimal" in metrics:
             rows["pct_optimal"] = 100.0 * _time_mean(metrics["optimal"], bad)
+        if "hindsight_regret" in metrics:
+            cum = cumulative_regret(metrics["hindsight_regret"], record_every)
+            rows["final_hindsight_regret"] = np.where(bad, np.nan, cum[..., -1])
         for name, values in metrics.items():
             if name not in _CORE_METRICS:
                 rows[f"avg_{name}"] = _time_mean(values, bad)
@@ -478,7 +542,9 @@ def summary_rows(
       cumulative regret over the finite seeds with its Student-t interval;
     * ``final_regret_boot_low``, ``final_regret_boot_high`` -- percentile bootstrap interval;
     * ``avg_regret`` (final regret / T), ``regret_auc`` (area under the cumulative-regret
-      curve / T), ``avg_reward``, ``pct_optimal``, ``avg_<metric>`` for other metrics;
+      curve / T), ``avg_reward``, ``ctr`` (click environments), ``pct_optimal``,
+      ``final_hindsight_regret`` (fixed-arm environments: regret against the best fixed arm
+      in hindsight), ``avg_<metric>`` for other metrics;
     * ``num_diverged``, ``num_seeds``.
 
     Args:

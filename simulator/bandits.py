@@ -55,6 +55,8 @@ class _ArmedBandit(Environment):
     num_arms: int = 10
     means: tuple[float, ...] | None = None
 
+    fixed_arms = True  # arm a is the same arm every round: regret vs the best fixed arm
+
     @property
     def spec(self) -> EnvSpec:
         return EnvSpec(num_arms=self.num_arms, context_dim=0, arm_dim=0)
@@ -94,6 +96,8 @@ class BernoulliBandit(_ArmedBandit):
 
         env = BernoulliBandit(num_arms=10, means=(0.5,) + (0.4,) * 9)   # Chapelle & Li (2011)
     """
+
+    reward_kind = "click"  # rewards in {0, 1}: the mean reward is a click-through rate
 
     def __post_init__(self):
         _check_arms(self.num_arms, self.means, 0.0, 1.0)

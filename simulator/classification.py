@@ -101,6 +101,8 @@ class ClassificationBandit(Environment):
     num_features: int | None = None
     num_classes: int | None = None
 
+    reward_kind = "click"  # rewards in {0, 1}: the mean reward is the rate of right guesses
+
     def __post_init__(self):
         allowed = (*CLASSIFICATION_DATASETS, ARRAYS)
         require(

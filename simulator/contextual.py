@@ -192,6 +192,8 @@ class ContextualLinear(_Contextual):
     Cappé (2019).  Cost per round O(K d) (+ O(N) to pick candidates from a catalog).
     """
 
+    param_link = "identity"  # true_param: the reward is linear in the candidate's features
+
     def default_params(self) -> ContextualLinearParams:
         return ContextualLinearParams(drift=self.drift_process.default_params())
 
@@ -221,6 +223,11 @@ class ContextualLogistic(_Contextual):
     Reference: Li, Chu, Langford & Schapire (2010); Filippi, Cappé, Garivier & Szepesvári
     (2010) for the generalised linear bandit.
     """
+
+    reward_kind = "click"
+    # true_param is a logit parameter: only a logistic model's estimate is comparable (a
+    # ridge regression of clicks fits the linear-probability model, another parameter)
+    param_link = "logit"
 
     def default_params(self) -> ContextualLogisticParams:
         return ContextualLogisticParams(drift=self.drift_process.default_params())
@@ -326,6 +333,8 @@ class RussacLinear(Environment):
 
     num_arms: int = 50
     scenario: str = "abrupt"
+
+    param_link = "identity"  # true_param = theta*_t, the reward is <A_a, theta*_t> + noise
 
     def __post_init__(self):
         require(

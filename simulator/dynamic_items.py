@@ -61,6 +61,8 @@ class DynamicItems(Environment):
 
     num_arms: int = 10
 
+    reward_kind = "click"  # (slots are not fixed arms: their items retire)
+
     def __post_init__(self):
         require(
             isinstance(self.num_arms, int) and self.num_arms >= 1,

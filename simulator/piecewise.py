@@ -81,6 +81,9 @@ class DriftingBernoulli(Environment):
     drift_options: Any = ()
     bound: str = "reflect"
 
+    fixed_arms = True  # arm a stays arm a while its mean drifts: hindsight regret defined
+    reward_kind = "click"
+
     def __post_init__(self):
         require(
             isinstance(self.num_arms, int) and self.num_arms >= 2,

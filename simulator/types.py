@@ -37,10 +37,21 @@ class Context(NamedTuple):
         regression input); shape ``(0,)`` when there are none.
       arm_features: ``(num_arms, arm_dim)`` features of each candidate item; shape
         ``(num_arms, 0)`` when there are none.
+      user_id: ``()`` int32 id in ``[0, num_users)`` of the user being served, or ``None``
+        when the environment has no user ids (``EnvSpec.num_users == 0``).
+      item_ids: ``(num_arms,)`` int32 catalog ids in ``[0, num_items)`` of the candidates,
+        or ``None`` when the environment has no item ids (``EnvSpec.num_items == 0``).
+
+    The ids default to ``None``, an empty pytree node: a context without ids has the same
+    two leaves as before, so every environment that gives none is unchanged, and one that
+    gives ids gives them on every step (a stable scan carry).  Use :func:`make_timestep`
+    (or :func:`with_ids`) to get them as int32.
     """
 
     features: Array
     arm_features: Array
+    user_id: Array | None = None
+    item_ids: Array | None = None
 
 
 class Oracle(NamedTuple):
@@ -91,18 +102,36 @@ class StepLog(NamedTuple):
 
 
 class EnvSpec(NamedTuple):
-    """Static shapes an agent factory needs: filled in automatically by experiments."""
+    """Static shapes an agent factory needs: filled in automatically by experiments.
+
+    Attributes:
+      num_arms: candidates per round.
+      context_dim: length of ``Context.features``.
+      arm_dim: width of ``Context.arm_features``.
+      num_users: size of the user id space of ``Context.user_id`` (0: no user ids).
+      num_items: size of the catalog id space of ``Context.item_ids`` (0: no item ids).
+    """
 
     num_arms: int
     context_dim: int
     arm_dim: int
+    num_users: int = 0
+    num_items: int = 0
 
 
 def empty_context(num_arms: int) -> Context:
-    """A context with no features, for non-contextual bandits."""
+    """A context with no features and no ids (float32), for non-contextual bandits."""
     return Context(
         features=jnp.zeros((0,), jnp.float32),
         arm_features=jnp.zeros((num_arms, 0), jnp.float32),
+    )
+
+
+def with_ids(context: Context, user_id: Any = None, item_ids: Any = None) -> Context:
+    """``context`` with int32 ids (``None`` leaves that id out)."""
+    return context._replace(
+        user_id=None if user_id is None else jnp.asarray(user_id, jnp.int32),
+        item_ids=None if item_ids is None else jnp.asarray(item_ids, jnp.int32),
     )
 
 
@@ -120,7 +149,11 @@ def make_oracle(
 
 
 def make_timestep(context: Context, reward: Any, oracle: Oracle, label: Any = jnp.nan) -> TimeStep:
-    """A :class:`TimeStep` with fixed dtypes, so a scan carry never changes type."""
+    """A :class:`TimeStep` with fixed dtypes, so a scan carry never changes type (the
+    context's ids, where given, become int32)."""
+    user_id, item_ids = getattr(context, "user_id", None), getattr(context, "item_ids", None)
+    if user_id is not None or item_ids is not None:
+        context = with_ids(context, user_id, item_ids)
     return TimeStep(
         context=context,
         reward=jnp.asarray(reward, jnp.float32),

@@ -91,7 +91,11 @@ class DriftingUsers(Environment):
     the current preference) plus ``N(0, feature_noise^2)`` noise; ``Context.arm_features``
     ``(K, observed_dims)`` the candidates' first ``observed_dims`` entries plus noise.  The
     oracle gives the click probability of every candidate under the arriving user's current
-    preference, and ``true_param`` is that preference ``(d,)``.
+    preference, and ``true_param`` is that preference ``(d,)`` (a latent: the runner
+    compares no agent's estimate with it).  With ``K = N`` the arms are fixed items, so the
+    regret against the best fixed item in hindsight is logged too.  ``Context.user_id`` and
+    ``Context.item_ids`` give the user's id and the candidates' catalog ids (``EnvSpec``'s
+    ``num_users`` and ``num_items`` are U and N), for id-embedding agents (``two_tower``).
 
     Cost per round: O(K d) for the clicks and the observation, O(N) to draw ``K < N``
     candidates, O(log U) for a Zipf arrival, plus the drift: O(1) stationary, O(d) for the
@@ -130,6 +134,18 @@ class DriftingUsers(Environment):
     drift: str = "stationary"
     drift_options: Any = ()
 
+    reward_kind = "click"
+    # true_param is the arriving user's latent preference: the linear agents regress the
+    # click on the observed item features pooled over users, a different parameter (no
+    # param_error is logged rather than a misleading one)
+    param_link = "latent"
+
+    @property
+    def fixed_arms(self) -> bool:
+        """True when the whole catalog is the action set (``K = N``, in catalog order):
+        then arm ``a`` is item ``a`` every round and the best fixed item is defined."""
+        return self.num_candidates == self.num_items
+
     def __post_init__(self):
         for name in ("num_users", "num_items", "num_candidates", "dim"):
             value = getattr(self, name)
@@ -166,7 +182,13 @@ class DriftingUsers(Environment):
     @property
     def spec(self) -> EnvSpec:
         m = self.num_observed
-        return EnvSpec(num_arms=self.num_candidates, context_dim=m, arm_dim=m)
+        return EnvSpec(
+            num_arms=self.num_candidates,
+            context_dim=m,
+            arm_dim=m,
+            num_users=self.num_users,
+            num_items=self.num_items,
+        )
 
     def default_params(self) -> DriftingUsersParams:
         return DriftingUsersParams(drift=self.drift_process.default_params())
@@ -226,7 +248,7 @@ class DriftingUsers(Environment):
             change_point=state.prefs.change_point,
             true_param=prefs,
         )
-        context = Context(features=features, arm_features=arm_features)
+        context = Context(features, arm_features, user_id=state.user, item_ids=state.candidates)
         return make_timestep(context, reward, oracle)
 
     # contract ------------------------------------------------------------------------

@@ -63,6 +63,13 @@ def linear_greedy(
       loss: ``squared`` or ``logistic`` (rewards in [0, 1]).
       optimizer, schedule: as for ``ogd`` (any optax optimizer; traced knobs).
 
+    Returns:
+      An :class:`~agents.types.Agent`.  In shared mode its ``estimate`` is the weight
+      vector ``w (arm_dim,)`` (the bias ``b`` left out), the layout of ``true_param`` of
+      ``contextual_linear`` (squared loss) and ``contextual_logistic`` (logistic loss: ``w``
+      then estimates the logit parameter); the runner matches the loss to the
+      environment's model.  Disjoint models have no estimate.
+
     Example::
 
         agent = linear_greedy(num_arms=20, arm_dim=8, exploration="softmax", optimizer="adam")
@@ -141,4 +148,5 @@ def linear_greedy(
         "optimizer": model.optimizer.name,
         "schedule": model.schedule.name,
     }
-    return Agent("linear_greedy", init, act, update, hparams_type, static)
+    estimate = (lambda state: state.params.weights) if shared else None
+    return Agent("linear_greedy", init, act, update, hparams_type, static, estimate=estimate)

@@ -7,7 +7,14 @@ import jax
 import jax.numpy as jnp
 
 from agents.common import random_argmax
-from agents.contextual.common import arm_inputs, check_context, check_dims, feature_dim
+from agents.contextual.common import (
+    arm_inputs,
+    check_context,
+    check_dims,
+    feature_dim,
+    uses_context_features,
+)
+from agents.contextual.linucb import ridge_estimate
 from agents.linalg import cho_solve, cholesky_rank_one_update, inverse_transpose_solve
 from agents.types import Agent
 from simulator.params import knob
@@ -67,7 +74,10 @@ def lints(
       mode: ``"shared"`` or ``"disjoint"``.
 
     Returns:
-      An :class:`~agents.types.Agent` whose state is a :class:`CholeskyState`.
+      An :class:`~agents.types.Agent` whose state is a :class:`CholeskyState`.  Its
+      ``estimate`` is the posterior mean ``theta_hat`` kept in the state (the centre of
+      the draws), laid out as LinUCB's (:func:`~agents.contextual.linucb.ridge_estimate`;
+      none for disjoint models over context features).
 
     Example::
 
@@ -113,4 +123,10 @@ def lints(
         )
 
     static = {"num_arms": num_arms, "context_dim": context_dim, "arm_dim": arm_dim, "mode": mode}
-    return Agent("lints", init, act, update, LinTSHParams, static)
+    estimate = None
+    if not uses_context_features(mode, context_dim):
+
+        def estimate(state):
+            return ridge_estimate(state.theta, state.counts, mode)
+
+    return Agent("lints", init, act, update, LinTSHParams, static, estimate=estimate)

@@ -98,7 +98,10 @@ def d_linucb(num_arms: int = 10, context_dim: int = 0, arm_dim: int = 5) -> Agen
       arm_dim: d, the length of each candidate's feature vector.
 
     Returns:
-      An :class:`~agents.types.Agent` whose state is a :class:`DLinUCBState`.
+      An :class:`~agents.types.Agent` whose state is a :class:`DLinUCBState`.  Its
+      ``estimate`` is ``theta_hat = V^{-1} b (d,)``, kept in the state by the update's
+      Cholesky solve (nothing more per step), in the layout of ``true_param`` of
+      ``contextual_linear`` and ``russac_linear``: the runner logs its tracking error.
 
     Example::
 
@@ -147,4 +150,6 @@ def d_linucb(num_arms: int = 10, context_dim: int = 0, arm_dim: int = 5) -> Agen
         )
 
     static = {"num_arms": num_arms, "context_dim": context_dim, "arm_dim": arm_dim}
-    return Agent("d_linucb", init, act, update, DLinUCBHParams, static)
+    return Agent(
+        "d_linucb", init, act, update, DLinUCBHParams, static, estimate=lambda state: state.theta
+    )

@@ -86,7 +86,9 @@ def sw_linucb(
       window: tau >= 1, the number of past observations kept (static: sets a shape).
 
     Returns:
-      An :class:`~agents.types.Agent` whose state is a :class:`SWLinUCBState`.
+      An :class:`~agents.types.Agent` whose state is a :class:`SWLinUCBState`.  Its
+      ``estimate`` is the windowed ``theta_hat = V^{-1} b (d,)`` kept in the state (the
+      update's Cholesky solve), compared by the runner with a linear ``true_param``.
 
     Example::
 
@@ -144,4 +146,6 @@ def sw_linucb(
         "arm_dim": arm_dim,
         "window": window,
     }
-    return Agent("sw_linucb", init, act, update, SWLinUCBHParams, static)
+    return Agent(
+        "sw_linucb", init, act, update, SWLinUCBHParams, static, estimate=lambda state: state.theta
+    )

@@ -264,6 +264,73 @@ def test_linucb_regret_is_sublinear_on_a_stationary_linear_problem():
     assert regret.sum() < 0.05 * 1200 * 0.5 * 1.54, regret.sum()
 
 
+# --------------------------------------------------------------------------- estimates
+
+
+def test_linear_estimates_are_the_ridge_solutions_in_the_true_param_layout():
+    """``estimate`` (the runner's ``param_error``) is ``theta_hat (d,)``, the layout of a
+    linear environment's ``true_param``: the shared ridge solution, or the count-weighted
+    mean of the per-arm ones (disjoint over item features); no estimate for disjoint
+    models over context features (per-arm parameters, not a preference)."""
+    num_arms, dim, lam, steps = 3, 3, 0.7, 30
+    transitions, _, arm_x, actions, rewards = random_transitions(6, steps, num_arms, 0, dim)
+    xs = arm_x[np.arange(steps), actions]
+    shared = ridge(xs, rewards, lam)[1]
+    per_arm = np.stack([ridge(xs[actions == k], rewards[actions == k], lam)[1] for k in range(3)])
+    counts = np.bincount(actions, minlength=num_arms)
+    pooled = counts @ per_arm / counts.sum()
+    for name, mode, expected in [
+        ("linucb", "shared", shared),
+        ("linucb", "disjoint", pooled),
+        ("lints", "shared", shared),
+        ("lints", "disjoint", pooled),
+    ]:
+        agent = agents.make(name, num_arms=num_arms, arm_dim=dim, mode=mode)
+        hp = agent.default_hparams().replace(ridge=lam)
+        assert np.all(agent.estimate(agent.init(jax.random.key(0), hp)) == 0.0)
+        estimate = agent.estimate(last(feed(agent, hp, transitions)))
+        assert estimate.shape == (dim,), (name, mode)
+        np.testing.assert_allclose(estimate, expected, rtol=RTOL, atol=ATOL, err_msg=name + mode)
+    for name in ("linucb", "lints"):
+        assert agents.make(name, num_arms=3, context_dim=2, mode="disjoint").estimate is None
+
+
+@pytest.mark.parametrize(
+    "env_name, env_static, agent_name, agent_static, logged",
+    [
+        ("contextual_linear", {}, "linucb", {}, True),
+        ("contextual_linear", {}, "linucb", {"mode": "disjoint"}, True),
+        ("contextual_linear", {}, "linear_greedy", {}, True),
+        ("russac_linear", {}, "lints", {}, True),
+        ("russac_linear", {}, "d_linucb", {}, True),
+        ("russac_linear", {}, "sw_linucb", {}, True),
+        # a ridge fit of clicks is a linear-probability model, not the logit parameter
+        ("contextual_logistic", {}, "linucb", {}, False),
+        ("contextual_logistic", {}, "linear_greedy", {"loss": "logistic"}, True),
+        # latent user preferences, though the shapes agree ((4,) and (4,))
+        ("drifting_users", {"dim": 4}, "linucb", {}, False),
+        ("drifting_users", {"dim": 4}, "d_linucb", {}, False),
+    ],
+)
+def test_param_error_is_logged_only_where_the_estimate_is_comparable(
+    env_name, env_static, agent_name, agent_static, logged
+):
+    env = simulator.make(env_name, **env_static)
+    spec = env.spec
+    agent = agents.make(
+        agent_name,
+        num_arms=spec.num_arms,
+        context_dim=spec.context_dim,
+        arm_dim=spec.arm_dim,
+        **agent_static,
+    )
+    run = make_run(env, agent, 3)
+    log = jax.eval_shape(run, jax.random.key(0), env.default_params(), agent.default_hparams())
+    assert ("param_error" in log._fields) == logged
+    if logged:
+        assert log.param_error.shape == (3,)
+
+
 # --------------------------------------------------------------------------- bad input
 
 

@@ -11,7 +11,7 @@ import pytest
 import agents
 import simulator
 from agents.types import Agent
-from agents.wrappers import _RESTART_SALT, with_delay, with_restart
+from agents.wrappers import _RESTART_SALT, with_delay, with_fresh_arms, with_restart
 from experiments.runner import make_run
 from simulator.params import ConfigError
 from simulator.types import Context
@@ -178,3 +178,16 @@ def test_wrappers_reject_bad_input():
     state = wrapped.init(jax.random.key(0), NoHParams())
     with pytest.raises(ConfigError, match=r"context.*features.*\(2,\).*expected \(0,\)"):
         jax.jit(wrapped.update)(jax.random.key(1), state, transition, NoHParams())
+
+
+def test_wrappers_keep_the_inner_agents_estimate():
+    inner = agents.make("linucb", arm_dim=3, num_arms=4)
+    hparams = inner.default_hparams
+    state = inner.init(jax.random.key(0), hparams)
+    for wrapped in (
+        with_restart(inner),
+        with_fresh_arms(inner, num_arms=4),
+        with_delay(inner, every=2, num_arms=4, context_dim=0, arm_dim=3),
+    ):
+        wrapped_state = wrapped.init(jax.random.key(0), hparams)
+        np.testing.assert_array_equal(wrapped.estimate(wrapped_state), inner.estimate(state))

@@ -5,7 +5,7 @@ import sys
 
 import pytest
 
-from experiments import cli
+from experiments import cli, presets
 from experiments.schema import ConfigError
 
 
@@ -39,6 +39,19 @@ def run_cli(*args, cwd=None):
         (
             ["run", "testbed", "--set", "env.num_arms=1"],
             "env.num_arms = 1: must be an integer >= 2",
+        ),
+        (
+            ["run", "ope-check", "--set", 'log.estimators=["ips", "ipw"]'],
+            "log.estimators = ['ips', 'ipw']: a list of distinct names from ips, snips, dm, dr",
+        ),
+        (["run", "testbed", "--baseline", "nope"], "baseline = 'nope': unknown agent label"),
+        (
+            ["run", "testbed", "--coordinator", "localhost:1234"],
+            "give all of coordinator, num_processes and process_id",
+        ),
+        (
+            ["run", "obd-replay", "--set", "log.policy=bts"],
+            "log.policy = 'bts': replay needs the uniform-random log; allowed: random",
         ),
     ],
 )
@@ -99,3 +112,39 @@ def test_set_and_sweep_edit_the_experiment():
     assert all(a.fields["epsilon"] == 0.2 for a in greedy)
     assert all("epsilon" not in a.fields for a in experiment.agents if a.name == "ucb")
     assert experiment.sweep.axes == {"env.noise": [0.5, 1]}
+
+
+def test_logged_presets_are_listed_with_their_sizes():
+    lines = {name: cli.preset_line(presets.load(name)) for name in presets.names()}
+    assert lines["ope-check"] == (
+        "ope, 64 logs x 400 rounds; logs of classification_bandit by epsilon_greedy; "
+        "estimators ips, snips, dm, dr; targets linucb-greedy"
+    )
+    assert lines["obd-ope"].startswith("ope, 1 seed x 10,000 rows per log; Open Bandit Dataset")
+    assert lines["obd-replay"] == (
+        "replay, 4 seeds x 10,000 log rows; Open Bandit Dataset random log (all); "
+        "agents random, eps-0.1, linucb, lints"
+    )
+    assert lines["testbed"].startswith("2000 seeds x 1,000 steps; env testbed; agents greedy")
+
+
+def test_set_log_fields_and_refuse_env_without_one():
+    args = cli.make_parser().parse_args(
+        ["run", "obd-ope", "--set", "log.campaign=men", "--set", "log.policy=bts"]
+    )
+    experiment = cli.build_experiment(args)
+    assert experiment.log.campaign == "men" and experiment.log.policy == ["bts"]
+    args = cli.make_parser().parse_args(["run", "ope-check", "--set", "log.agent.epsilon=0.5"])
+    assert cli.build_experiment(args).log.agent.fields == {"epsilon": 0.5}
+    with pytest.raises(ConfigError, match="no \\[env\\]"):
+        cli.build_experiment(cli.make_parser().parse_args(["run", "obd-ope", "--set", "env.x=1"]))
+    with pytest.raises(ConfigError, match="no \\[log\\]"):
+        cli.build_experiment(
+            cli.make_parser().parse_args(["run", "testbed", "--set", "log.level=0.9"])
+        )
+
+
+def test_plot_refuses_a_logged_results_folder(tmp_path, capsys):
+    (tmp_path / "config.json").write_text('{"kind": "ope", "complete": true}')
+    assert cli.main(["plot", str(tmp_path)]) == 2
+    assert "a kind = 'ope' results folder has a table, not figures" in capsys.readouterr().err

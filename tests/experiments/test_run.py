@@ -63,6 +63,10 @@ def test_results_match_make_run_and_round_trip(tmp_path):
     assert loaded["greedy"].points == r.points
     assert loaded.config["num_seeds"] == 3 and loaded.config["versions"]["jax"]
     assert (tmp_path / "r" / "summary.csv").read_text().count("\n") == 3
+    umask = os.umask(0)
+    os.umask(umask)
+    for name in ("config.json", "metrics.npz", "summary.csv"):  # shared like any file
+        assert (tmp_path / "r" / name).stat().st_mode & 0o777 == 0o666 & ~umask
 
 
 def test_common_random_numbers_across_agents_and_points():

@@ -327,3 +327,16 @@ def test_paired_rows_against_numpy():
     assert stats.match_point({"env.rate": 0.2, "agent.c": 1.0}, cands) == 1
     assert stats.match_point({"env.rate": 0.3}, cands) is None
     assert stats.match_point({"agent.c": 1.0}, cands) is None  # ambiguous
+
+
+def test_wilson_interval_solves_the_score_equation_and_stays_in_0_1():
+    from experiments.stats import normal_quantile, wilson_interval
+
+    z = normal_quantile(0.975)
+    for clicks, n in [(0, 120), (3, 40), (38, 10_000), (40, 40)]:
+        low, high = wilson_interval(clicks, n)
+        p = clicks / n
+        for bound in (low, high):  # (p - pi)^2 = z^2 pi (1 - pi) / n at both ends
+            assert abs((p - bound) ** 2 - z**2 * bound * (1 - bound) / n) < 1e-12
+        assert -1e-15 <= low <= p + 1e-15 and p - 1e-15 <= high <= 1.0 + 1e-15
+    assert abs(wilson_interval(0, 120)[0]) < 1e-15 and wilson_interval(0, 120)[1] > 0.03

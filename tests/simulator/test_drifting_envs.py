@@ -6,7 +6,9 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+import agents
 import simulator
+from experiments.runner import RESET_INDEX, advance, init_carry, make_run, split_run_key
 from simulator import contextual, wheel
 from simulator.params import ConfigError, check, replace_path
 from simulator.piecewise import reflect_unit
@@ -260,6 +262,77 @@ def test_piecewise_bernoulli_changes_at_period():
     assert not np.allclose(means[49], means[50]) and not np.allclose(means[99], means[100])
     assert means.min() >= 0 and means.max() < 1
     np.testing.assert_array_equal(np.asarray(steps.oracle.true_param), means)
+
+
+def test_hindsight_regret_against_numpy_on_a_piecewise_bandit_and_across_chunks():
+    """``hindsight_regret`` sums to ``max_a S_a(t) - sum_s mu_s(a_s)`` at every horizon
+    (``S_a(t) = sum_{s <= t} mu_s(a)``, numpy float64 from a replay of the exogenous
+    means), and a run cut into chunks (the checkpointed carry) gives the same numbers."""
+    env = simulator.make("piecewise_bernoulli", num_arms=3)
+    params = replace_path(env.default_params(), ["drift", "period"], 40.0, "env")
+    agent = agents.make("epsilon_greedy", num_arms=3)
+    hp = agent.default_hparams().replace(epsilon=0.2)
+    key, num_steps = jax.random.key(3), 200
+    log = jax.jit(make_run(env, agent, num_steps, hindsight=True))(key, params, hp)
+
+    # the means do not depend on the actions (abrupt drift is exogenous): replay them
+    keys = split_run_key(key)
+    _, timestep = env.reset(jax.random.fold_in(keys.env, RESET_INDEX), params)
+
+    def body(state_timestep, t):
+        state, timestep = state_timestep
+        state, next_timestep = env.step(jax.random.fold_in(keys.env, t), state, 0, params)
+        return (state, next_timestep), timestep.oracle.expected_reward
+
+    state = env.reset(jax.random.fold_in(keys.env, RESET_INDEX), params)[0]
+    mu = jax.lax.scan(body, (state, timestep), jnp.arange(num_steps))[1]
+    mu = np.asarray(mu, np.float64)
+    chosen = mu.max(axis=1) - np.asarray(log.regret, np.float64)  # mu_t(a_t)
+    expected = np.cumsum(mu, axis=0).max(axis=1) - np.cumsum(chosen)
+    got = np.cumsum(np.asarray(log.hindsight_regret, np.float64))
+    np.testing.assert_allclose(got, expected, atol=1e-4)
+    # four regimes: the best fixed arm is a weaker comparator than the moving oracle
+    assert got[-1] < np.cumsum(log.regret)[-1] - 5.0
+
+    carry = init_carry(env, agent, keys, params, hp, hindsight=True)
+    chunk = jax.jit(lambda carry, t: advance(env, agent, carry, keys, params, hp, t, 100))
+    carry, first = chunk(carry, 0)  # one program serves both chunks
+    _, second = chunk(carry, 100)
+    chunked = np.concatenate([first.hindsight_regret, second.hindsight_regret])
+    np.testing.assert_array_equal(chunked, log.hindsight_regret)
+
+
+def test_hindsight_regret_equals_pseudo_regret_when_means_never_change():
+    env = simulator.make("bernoulli", num_arms=5)
+    agent = agents.make("ucb", num_arms=5)
+    run = jax.jit(jax.vmap(make_run(env, agent, 400, hindsight=True), in_axes=(0, None, None)))
+    log = run(jax.random.split(jax.random.key(4), 3), env.default_params(), agent.default_hparams())
+    np.testing.assert_array_equal(log.hindsight_regret, log.regret)
+    assert float(log.regret.sum()) > 1.0
+
+
+@pytest.mark.parametrize(
+    "name, static, logged",
+    [
+        ("slowly_varying_bernoulli", {}, True),
+        ("drifting_users", {"num_items": 10, "num_candidates": 10}, True),  # whole catalog
+        ("drifting_users", {"num_items": 20, "num_candidates": 10}, False),
+        ("dynamic_items", {}, False),  # items retire: slot a is not a fixed arm
+        ("contextual_linear", {"num_items": 10, "num_arms": 10}, False),  # shuffled
+        ("russac_linear", {}, False),
+    ],
+)
+def test_hindsight_regret_is_logged_where_arms_are_fixed(name, static, logged):
+    env = simulator.make(name, **static)
+    agent = agents.make("random", num_arms=env.spec.num_arms)
+    run = make_run(env, agent, 3, hindsight=True)
+    log = jax.eval_shape(run, jax.random.key(0), env.default_params(), agent.default_hparams())
+    assert ("hindsight_regret" in log._fields) == logged
+    no_hindsight = make_run(env, agent, 3)  # the default: off
+    log = jax.eval_shape(
+        no_hindsight, jax.random.key(0), env.default_params(), agent.default_hparams()
+    )
+    assert "hindsight_regret" not in log._fields
 
 
 def test_slowly_varying_bernoulli_reflected_walk_and_rotting():
