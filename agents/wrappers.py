@@ -147,10 +147,12 @@ class DelayState(flax.struct.PyTreeNode):
 def _template(agent: Agent, num_arms: int, context_dim: int, arm_dim: int) -> Transition:
     """Shapes and dtypes of the transitions the wrapper buffers (the action's from
     ``agent.act`` on a context of the given shapes)."""
-    f32 = jnp.float32
-    context = Context(
+    f32, i32 = jnp.float32, jnp.int32
+    context = Context(  # ids only for agents that embed them (two_tower)
         features=jax.ShapeDtypeStruct((context_dim,), f32),
         arm_features=jax.ShapeDtypeStruct((num_arms, arm_dim), f32),
+        user_id=jax.ShapeDtypeStruct((), i32) if agent.static.get("num_users") else None,
+        item_ids=jax.ShapeDtypeStruct((num_arms,), i32) if agent.static.get("num_items") else None,
     )
 
     def probe(key, context):
@@ -172,13 +174,17 @@ def _buffered(transition: Transition, template: Transition, keep: tuple[bool, bo
 
     ``oracle.true_param`` is dropped (its shape is environment-specific), and so are
     ``context.features`` / ``context.arm_features`` when ``keep`` says the inner agent does
-    not read them (it declares no ``context_dim`` / ``arm_dim``).
+    not read them (it declares no ``context_dim`` / ``arm_dim``), and the ids unless the
+    inner agent embeds them.
     """
     context = transition.context
     num_arms = template.oracle.expected_reward.shape[0]
+    wanted = template.context
     context = Context(
         features=context.features if keep[0] else jnp.zeros((0,), jnp.float32),
         arm_features=context.arm_features if keep[1] else jnp.zeros((num_arms, 0), jnp.float32),
+        user_id=None if wanted.user_id is None else context.user_id,
+        item_ids=None if wanted.item_ids is None else context.item_ids,
     )
     transition = transition._replace(
         context=context,

@@ -22,10 +22,11 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax.extend.core import Literal
 
 from experiments.distributed import global_array, to_host
 from experiments.plan import PointGroup
-from experiments.runner import advance, init_carry, split_run_key
+from experiments.runner import advance, init_carry, split_run_key, step_once
 
 #: Stored metrics beyond this many bytes make the default ``record_every`` coarser.
 MEMORY_BUDGET_BYTES = 1 << 30
@@ -146,7 +147,9 @@ def compile_group(group: PointGroup, record_every: int, num_seeds: int) -> Compi
                 return batch((batched, traced))
             return _map_in_batches(batch, (batched, traced), len(group.indices), batch_size)
 
-        return jax.jit(chunk_points, static_argnums=7)
+        # the batched carry is donated: the scan updates it in place instead of copying
+        # every leaf (a catalog-sized embedding table) into the loop at each chunk
+        return jax.jit(chunk_points, static_argnums=7, donate_argnums=0)
 
     init = jax.jit(jax.vmap(init_point, in_axes=(0, None, None, None)))
     return CompiledGroup(init=init, chunk=chunk)
@@ -174,6 +177,53 @@ def shared_leaves_mask(carry: Any) -> tuple[bool, ...]:
     instead of running both branches every step (periodic training, batched feedback).
     """
     return tuple(bool(flag) for flag in _leaves_shared(jax.tree.leaves(carry)))
+
+
+def _batched_outputs(jaxpr: Any, flags: list[bool]) -> list[bool]:
+    """Which outputs of ``jaxpr`` depend on an input flagged True.  Conservative: an
+    equation with any flagged input flags all its outputs (sub-jaxprs included), so it
+    flags at least what ``vmap`` would batch."""
+    batched = dict(zip(jaxpr.invars, flags))
+    for eqn in jaxpr.eqns:
+        flag = any(batched.get(v, False) for v in eqn.invars if not isinstance(v, Literal))
+        for v in eqn.outvars:
+            batched[v] = flag
+    return [False if isinstance(v, Literal) else batched.get(v, False) for v in jaxpr.outvars]
+
+
+def stable_shared_mask(group: PointGroup, carry: Any, keys: jax.Array, traced: dict) -> tuple:
+    """The carry leaves that are the same in every run now AND that no step can make
+    differ: :func:`shared_leaves_mask` intersected with the fixpoint of one step's data flow
+    from the per-run inputs (the run key, the point's traced values).
+
+    Computed once per group, it never changes between chunks (a value-based mask does: the
+    weights, optimizer moments and buffers of every run are equal at init and differ after
+    the first chunk, so the chunk program would compile twice), and a leaf it flags is
+    guaranteed to stay shared, so taking run ``(0, 0)``'s copy is exact at every chunk.
+    """
+
+    def one_step(carry, key, traced, t):
+        env_params, hparams = _apply_traced(group.env_params, group.hparams, traced)
+        keys = split_run_key(key)
+        return step_once(group.env, group.agent, carry, keys, t, env_params, hparams)[0]
+
+    def one_run(x, axes):  # the shape of one run's slice: no data moves between hosts
+        return jax.ShapeDtypeStruct(x.shape[axes:], x.dtype)
+
+    closed = jax.make_jaxpr(one_step)(
+        jax.tree.map(lambda x: one_run(x, 2), carry),
+        one_run(keys, 1),
+        {k: one_run(v, 1) for k, v in traced.items()},
+        jax.ShapeDtypeStruct((), jnp.int32),
+    )
+    batched = [not shared for shared in shared_leaves_mask(carry)]
+    num_rest = len(closed.jaxpr.invars) - len(batched)  # key and traced values, then t
+    while True:
+        out = _batched_outputs(closed.jaxpr, batched + [True] * (num_rest - 1) + [False])
+        grown = [a or b for a, b in zip(batched, out)]
+        if grown == batched:
+            return tuple(not b for b in batched)
+        batched = grown
 
 
 @jax.jit
@@ -289,9 +339,9 @@ def run_group(
             progress.tick(label, t_done, num_points * num_seeds)
     if carry is None:
         carry = compiled.init(traced, keys, env_params, hparams)
+    mask = stable_shared_mask(group, carry, keys, traced)  # once: one chunk compilation
     while t_done < num_steps:
         steps = min(chunk_size, num_steps - t_done)
-        mask = shared_leaves_mask(carry)
         batched, shared = _split_leaves(carry, mask)
         program = compiled.chunk(mask, jax.tree.structure(carry))
         carry, log = program(batched, shared, traced, keys, env_params, hparams, t_done, steps)

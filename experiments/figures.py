@@ -18,6 +18,10 @@ sensitivity   final cumulative regret against each swept value (``sensitivity.pn
               diverged points marked; for a 2-D grid also ``heatmap_<label>.png`` per agent
 loss          average loss per step (full-information streams), when the metric exists
 privacy       average loss against the (epsilon, delta) of each swept noise multiplier
+normalised_   the table of Riquelme, Tucker & Snoek (2018): each agent's mean final
+regret        cumulative regret as a percentage of the uniform agent's at the same point
+              (uniform = 100), one column per point of the reference (e.g. per delta);
+              see :func:`normalised_regret` and :func:`plot_normalised_regret`
 ============  ==========================================================================
 
 The per-step curves (reward, optimal, loss) are smoothed per run by a trailing mean over
@@ -44,16 +48,17 @@ import tempfile
 import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import matplotlib
 import numpy as np
 
 from experiments import plots, stats
-from experiments.schema import FIGURES as SCHEMA_FIGURES
+from experiments.schema import FIGURES
 from simulator.params import ConfigError
 
-FIGURES = SCHEMA_FIGURES
+#: Registry name of the reference agent of :func:`normalised_regret` (uniform = 100).
+UNIFORM_AGENT = "random"
 #: The delta at which the privacy figure reports each noise multiplier's epsilon.
 PRIVACY_DELTA = 1e-5
 DEFAULT_FIGURES = ("regret", "sensitivity")
@@ -398,6 +403,205 @@ def _privacy_figure(results) -> list[tuple[str, Any]]:
     return [("privacy", fig)]
 
 
+class NormalisedRegret(NamedTuple):
+    """Final cumulative regret as a percentage of a reference agent's (uniform = 100).
+
+    Attributes:
+      rows: one name per agent point (``label``, or ``label (key=value)`` for an agent
+        with several points at one column), the reference's rows first.
+      columns: one name per point of the reference (``delta=0.5``; ``""`` for one point).
+      points: the reference's points (dicts of swept environment keys), one per column.
+      mean: ``(rows, columns)`` ``100 * mean_s R_a(s) / mean_s R_ref(s)``, with ``R(s)``
+        the final cumulative regret of seed ``s``; NaN where the agent has no such point.
+      ci_low, ci_high: ``(rows, columns)`` 95% Student-t interval over seeds of
+        ``100 * R_a(s) / mean_s R_ref(s)`` (the reference's mean is taken as exact).
+      reference: label of the reference agent.
+    """
+
+    rows: list[str]
+    columns: list[str]
+    points: list[dict[str, Any]]
+    mean: np.ndarray
+    ci_low: np.ndarray
+    ci_high: np.ndarray
+    reference: str
+
+    def to_rows(self) -> list[dict[str, Any]]:
+        """One dict per row: ``{"agent": row, column: mean, ...}`` (for printing or CSV)."""
+        return [
+            {"agent": row, **{c or "all": float(v) for c, v in zip(self.columns, values)}}
+            for row, values in zip(self.rows, self.mean)
+        ]
+
+
+def _reference_label(results: Any, reference: str | None) -> str | None:
+    if reference is not None:
+        if reference not in results.agents:
+            raise ConfigError(
+                f"normalised_regret: reference = {reference!r} is not an agent of these "
+                f"results; allowed: {', '.join(results.agents)}"
+            )
+        return reference
+    configs = (getattr(results, "config", None) or {}).get("agents") or []
+    for config in configs:
+        if isinstance(config, Mapping) and config.get("name") == UNIFORM_AGENT:
+            if config.get("label") in results.agents:
+                return config["label"]
+    return None
+
+
+def normalised_regret(
+    results: Any, reference: str | None = None, level: float = 0.95
+) -> NormalisedRegret | None:
+    """Riquelme, Tucker & Snoek (2018)'s table: regret relative to the uniform agent.
+
+    For every agent ``a`` and every point ``p`` of the reference (its swept environment
+    values, e.g. the wheel's delta), with ``R_a(p, s)`` the final cumulative regret of seed
+    ``s`` (diverged seeds left out)::
+
+        normalised_a(p) = 100 * mean_s R_a(p, s) / mean_s R_ref(p, s)
+
+    so the reference scores 100 and smaller is better.  An agent's point is matched to the
+    reference's point with the same values on the keys they share
+    (:func:`experiments.stats.match_point`); the seeds are the experiment's common seeds.
+
+    Args:
+      results: a Results object (``experiments.run`` / ``experiments.load``).
+      reference: the reference agent's label; default the agent whose registry name is
+        ``"random"`` (uniform choice), as in the paper.
+      level: confidence level of ``ci_low`` / ``ci_high``.
+
+    Returns:
+      A :class:`NormalisedRegret`, or None when there is no reference agent (or no regret).
+
+    Example::
+
+        table = normalised_regret(experiments.run("wheel"))
+        fig, ax = plot_normalised_regret(table)
+
+    Reference: C. Riquelme, G. Tucker, J. Snoek, "Deep Bayesian bandits showdown", ICLR
+    2018, Table 2 (cumulative regret normalised by Uniform's).
+    """
+    reference = _reference_label(results, reference)
+    if reference is None:
+        return None
+    runs = stats.run_summaries(results)
+    if "final_regret" not in runs[reference]:
+        return None
+    ref = results[reference]
+    with warnings.catch_warnings():  # a point whose every seed diverged is all-NaN
+        warnings.simplefilter("ignore", RuntimeWarning)
+        ref_mean = np.nanmean(runs[reference]["final_regret"], axis=1)
+    column_keys = _varying_keys(ref.points)
+    columns = [
+        ", ".join(f"{short_key(k, reference)}={plots.format_value(p.get(k))}" for k in column_keys)
+        for p in ref.points
+    ]
+    labels = [reference] + [label for label in results.agents if label != reference]
+    rows: list[str] = []
+    means, lows, highs = [], [], []
+    for label in labels:
+        r = results[label]
+        if "final_regret" not in runs[label]:
+            continue
+        final = runs[label]["final_regret"]
+        others = [k for k in _varying_keys(r.points) if k not in column_keys]
+        by_rest: dict[str, list[int]] = {}
+        for i, point in enumerate(r.points):
+            rest = repr([plots.format_value(point.get(k)) for k in others])
+            by_rest.setdefault(rest, []).append(i)
+        for indices in by_rest.values():
+            row = np.full((3, len(ref.points)), np.nan)
+            candidates = [r.points[i] for i in indices]
+            for j, ref_point in enumerate(ref.points):
+                match = stats.match_point(ref_point, candidates)
+                if match is None or not ref_mean[j] > 0:
+                    continue
+                per_seed = 100.0 * final[indices[match]] / ref_mean[j]
+                if not np.isfinite(per_seed).any():
+                    continue
+                ci = stats.mean_ci(per_seed[None], axis=1, level=level)
+                row[:, j] = (ci.mean[0], ci.low[0], ci.high[0])
+            rows.append(point_label(label, r.points[indices[0]], others))
+            means.append(row[0])
+            lows.append(row[1])
+            highs.append(row[2])
+    return NormalisedRegret(
+        rows,
+        columns,
+        [dict(p) for p in ref.points],
+        np.asarray(means),
+        np.asarray(lows),
+        np.asarray(highs),
+        reference,
+    )
+
+
+def plot_normalised_regret(table: NormalisedRegret, cmap: str = "RdYlGn_r", ax=None):
+    """Draw a :class:`NormalisedRegret` as a table: one row per agent, one column per point.
+
+    Each cell shows the normalised regret and its interval's half-width (``7.1 ± 0.8``),
+    coloured on a fixed scale from 0 (best) to 100 (the reference; above 100 saturates);
+    the best agent of each column is in bold.  Missing cells are grey.
+
+    Args:
+      table: from :func:`normalised_regret`.
+      cmap: colormap name (low values green by default).
+      ax: draw into these axes instead of a new figure.
+
+    Returns:
+      ``(fig, ax)``.
+
+    Example::
+
+        fig, ax = plot_normalised_regret(normalised_regret(results))
+    """
+    num_rows, num_cols = table.mean.shape
+    figsize = (
+        max(plots.COLUMN_WIDTH, 1.3 + 0.75 * num_cols),
+        0.6 + 0.22 * num_rows,
+    )
+    if ax is None:
+        fig, ax = plots.new_figure(figsize)
+    else:
+        fig = ax.figure
+    with matplotlib.rc_context(plots.PAPER_RC):
+        colormap = matplotlib.colormaps[cmap].with_extremes(bad="0.9")
+        values = np.ma.masked_invalid(table.mean)
+        ax.imshow(values, cmap=colormap, vmin=0.0, vmax=100.0, aspect="auto", alpha=0.75)
+        ax.grid(False)
+        ax.set_xticks(range(num_cols), [c or "all" for c in table.columns])
+        ax.xaxis.tick_top()
+        ax.set_yticks(range(num_rows), table.rows)
+        ax.tick_params(length=0)
+        for spine in ax.spines.values():
+            spine.set_visible(False)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            best = np.nanmin(np.where(np.isfinite(table.mean), table.mean, np.nan), axis=0)
+        half = 0.5 * (table.ci_high - table.ci_low)
+        for i in range(num_rows):
+            for j in range(num_cols):
+                value = table.mean[i, j]
+                if not np.isfinite(value):
+                    ax.text(j, i, "–", ha="center", va="center", color="0.4")
+                    continue
+                text = f"{value:.1f}" + (f" ± {half[i, j]:.1f}" if np.isfinite(half[i, j]) else "")
+                weight = "bold" if value == best[j] else "normal"
+                ax.text(j, i, text, ha="center", va="center", fontsize=6.5, fontweight=weight)
+        ax.set_title(
+            f"Cumulative regret, {table.reference} = 100 (Riquelme et al. 2018)", fontsize=7
+        )
+    return fig, ax
+
+
+def _normalised_regret_figure(results) -> list[tuple[str, Any]]:
+    table = normalised_regret(results)
+    if table is None or not table.rows:
+        return []
+    return [("normalised_regret", plot_normalised_regret(table)[0])]
+
+
 def _figures_named(results, name: str) -> list[tuple[str, Any]]:
     if name == "regret":
         return [(name, _fig_regret(results, log_x=False))]
@@ -413,6 +617,8 @@ def _figures_named(results, name: str) -> list[tuple[str, Any]]:
         return _sensitivity_figures(results)
     if name == "privacy":
         return _privacy_figure(results)
+    if name == "normalised_regret":
+        return _normalised_regret_figure(results)
     raise ConfigError(f"figures = {name!r}: unknown figure; one of {list(FIGURES)}")
 
 

@@ -23,6 +23,8 @@ from simulator.params import ConfigError, check, fields, replace_path
 from simulator.types import Environment
 
 SPEC_FIELDS = ("num_arms", "context_dim", "arm_dim")
+#: EnvSpec sizes of the id spaces, filled into agents that embed ids (``two_tower``).
+ID_FIELDS = {"num_users": ("user", "user_id"), "num_items": ("item", "item_ids")}
 
 
 @dataclasses.dataclass
@@ -115,7 +117,7 @@ def _default_agent(config: AgentConfig) -> Agent:
     static = {
         k: _static_value(v)
         for k, v in config.fields.items()
-        if k in static_names and k not in SPEC_FIELDS
+        if k in static_names and k not in SPEC_FIELDS and k not in ID_FIELDS
     }
     try:
         return agent_registry.make(config.name, **static)
@@ -157,6 +159,7 @@ def build_agent(config: AgentConfig, env: Environment, values: dict[str, Any]) -
                 f"{field} = {spec[field]}"
             )
         static[field] = spec[field]
+    _fill_ids(prefix, config.name, env, static_names, static)
     agent = agent_registry.make(config.name, **static)
     for wrapper in config.wrappers:
         options = {k: _static_value(v) for k, v in wrapper.items() if k != "name"}
@@ -171,6 +174,39 @@ def build_agent(config: AgentConfig, env: Environment, values: dict[str, Any]) -
     for key, value in traced.items():
         hparams = replace_path(hparams, key.split("."), _param_value(value), prefix)
     return agent, hparams
+
+
+def _fill_ids(
+    prefix: str, agent_name: str, env: Environment, static_names, static: dict[str, Any]
+) -> None:
+    """Fill the id-space sizes (``num_users``, ``num_items``) of an agent that embeds ids.
+
+    Left unset, a field takes the environment's ``EnvSpec`` value, and an environment
+    without such ids (value 0) is a ConfigError naming the field; set explicitly, 0 means
+    "no ids of that kind" (e.g. a two-tower scoring by features alone) and any other value
+    must equal the environment's.
+    """
+    spec = env.spec
+    env_name = type(env).__name__
+    for field, (kind, context_field) in ID_FIELDS.items():
+        if field not in static_names:
+            continue
+        provided = getattr(spec, field)
+        if field not in static:
+            if provided == 0:
+                raise ConfigError(
+                    f"{prefix}.{field}: agent {agent_name!r} embeds {kind} ids, but the "
+                    f"environment {env_name} gives none (its EnvSpec.{field} = 0: no "
+                    f"context.{context_field}); use an environment with ids (drifting_users) "
+                    f"or set {prefix}.{field} = 0 to use the {kind} features alone"
+                )
+            static[field] = provided
+        elif static[field] != 0 and static[field] != provided:
+            allowed = "0" if provided == 0 else f"0 or {provided}"
+            raise ConfigError(
+                f"{prefix}.{field} = {static[field]!r} does not match the environment "
+                f"{env_name}, whose EnvSpec.{field} = {provided}; allowed: {allowed}"
+            )
 
 
 def _normalise_key(key: str, labels: list[str]) -> tuple[str, str | None, str]:

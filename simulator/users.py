@@ -13,6 +13,7 @@ from typing import Any, NamedTuple
 import flax.struct
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from simulator import drift as drift_lib
 from simulator.drift import DriftState
@@ -113,6 +114,9 @@ class DriftingUsers(Environment):
       user_features: ``"initial"`` or ``"current"`` (see above).
       drift: a drift name (:func:`simulator.drift.names`); knobs in ``params.drift``.
       drift_options: the drift's static options, e.g. ``(("redraw", "negate"),)``.
+      catalog_seed: draw the item vectors once from ``key(catalog_seed)`` into
+        ``params.items`` (a data field: one copy shared by every point and seed, and kept
+        out of the per-run state); None draws a catalog per run.
 
     Example::
 
@@ -133,6 +137,7 @@ class DriftingUsers(Environment):
     user_features: str = "initial"
     drift: str = "stationary"
     drift_options: Any = ()
+    catalog_seed: int | None = None
 
     reward_kind = "click"
     # true_param is the arriving user's latent preference: the linear agents regress the
@@ -173,6 +178,15 @@ class DriftingUsers(Environment):
             f"env.user_features = {self.user_features!r}: must be one of "
             f"{', '.join(USER_FEATURES)}",
         )
+        require(
+            self.catalog_seed is None
+            or (
+                isinstance(self.catalog_seed, int)
+                and not isinstance(self.catalog_seed, bool)
+                and self.catalog_seed >= 0
+            ),
+            f"env.catalog_seed = {self.catalog_seed!r}: must be None or an integer >= 0",
+        )
         drift_lib.attach(self)
 
     @property
@@ -191,7 +205,12 @@ class DriftingUsers(Environment):
         )
 
     def default_params(self) -> DriftingUsersParams:
-        return DriftingUsersParams(drift=self.drift_process.default_params())
+        params = DriftingUsersParams(drift=self.drift_process.default_params())
+        if self.catalog_seed is None:
+            return params
+        key = jax.random.key(self.catalog_seed)
+        items = self.dim**-0.25 * jax.random.normal(key, (self.num_items, self.dim), jnp.float32)
+        return params.replace(items=np.asarray(items))
 
     # pieces --------------------------------------------------------------------------
     def _data(self, value, shape, name):
@@ -200,13 +219,20 @@ class DriftingUsers(Environment):
             raise ConfigError(f"env.{name} has shape {tuple(array.shape)}: must be {shape}")
         return array
 
+    def _items(self, state: UsersState, params) -> Array:
+        """The catalog: ``params.items`` (held once, shared) when given, else the run's."""
+        if params.items is not None:
+            return jnp.asarray(params.items, jnp.float32)
+        return state.items
+
     def _latents(self, key: Array, params) -> tuple[Array, Array]:
         key_common, key_users, key_items = jax.random.split(key, 3)
         std = self.dim**-0.25  # variance 1 / sqrt(d) per entry
         if params.items is None:
             items = std * jax.random.normal(key_items, (self.num_items, self.dim), jnp.float32)
         else:
-            items = self._data(params.items, (self.num_items, self.dim), "items")
+            self._data(params.items, (self.num_items, self.dim), "items")  # check the shape
+            items = jnp.zeros((0, self.dim), jnp.float32)  # read from params, not the state
         if params.users is None:
             common = std * jax.random.normal(key_common, (self.dim,), jnp.float32)
             own = std * jax.random.normal(key_users, (self.num_users, self.dim), jnp.float32)
@@ -236,7 +262,7 @@ class DriftingUsers(Environment):
             profile = state.prefs.anchor[state.user]
         else:
             profile = state.prefs.theta[state.user]
-        candidate_items = state.items[state.candidates]
+        candidate_items = self._items(state, params)[state.candidates]
         noise = params.feature_noise
         features = profile[:m] + noise * jax.random.normal(key_user, (m,), jnp.float32)
         arm_features = candidate_items[:, :m] + noise * jax.random.normal(
@@ -266,7 +292,7 @@ class DriftingUsers(Environment):
 
     def step(self, key, state, action, params):
         key_click, key_drift, key_arrive, key_observe = jax.random.split(key, 4)
-        item = state.items[state.candidates[action]]
+        item = self._items(state, params)[state.candidates[action]]
         p_click = self.click_probability(state.prefs.theta[state.user], item, params)
         click = (jax.random.uniform(key_click, (), jnp.float32) < p_click).astype(jnp.float32)
         prefs = self.drift_process.step_row(

@@ -13,11 +13,17 @@ or ``num_items = 0``) that side is the feature tower alone, so the agent also ru
 environment with user and item features (then it is a bilinear model ``x^T P_u P_v^T y``).
 
 Ids.  The ids are read from ``context.user_id`` (``()`` int32) and ``context.item_ids``
-(``(K,)`` int32, the catalog indices of the candidates).  **Assumption**: the environment's
-:class:`~simulator.types.Context` carries them and its ``EnvSpec`` gives ``num_users`` and
-``num_items`` (the experiment layer fills the factory's fields of the same names); a context
-without them raises ConfigError when ids are asked for.  The catalog's item data stays in the
-environment: the agent sees only the ``K`` candidates' features and ids.
+(``(K,)`` int32, the catalog indices of the candidates), which environments with ids fill
+(``drifting_users``); their ``EnvSpec.num_users`` / ``num_items`` give the table sizes, and
+the experiment layer fills the factory's fields of the same names from them.  On an
+environment without ids an experiment raises ConfigError naming ``num_users`` /
+``num_items`` before compiling (set them to 0 to score by the features alone); a context
+without ids raises ConfigError at trace time when ids are asked for.  The catalog's item
+data stays in the environment: the agent sees only the ``K`` candidates' features and ids.
+
+With informative features (``drifting_users``) keep the id rows a small residual on the
+feature towers: ``init_scale`` and ``table_learning_rate`` about 0.01 (the presets
+``neural-drift`` and ``two-tower-catalog`` do); the defaults (0.3) suit ids alone.
 
 Training.  A ring buffer of ``(i, n, x, y, r)`` records; every ``train_every`` updates
 ``num_train_steps`` minibatch steps on ``(1/2|batch|) sum (s - r)^2``:
@@ -47,7 +53,21 @@ Exploration (static ``exploration``):
   ``Z``, not an exact posterior.
 
 Memory per run: ``2 (U e + N (e + 1))`` floats for the tables and their accumulators, plus
-the buffer.
+the buffer.  Measured on this 2-core CPU (``drifting_users``, U = 100, K = 10, d = e = 8,
+2000-step chunks of ``make_run``'s scan under ``jit(vmap)``; marginal steps/s over all runs;
+peak RSS of the process, environment catalog per run included)::
+
+    catalog N    runs   agent MB/run   steps/s   peak RSS
+    100,000        1         6.9        16,000    0.5 GiB
+    100,000       16         6.9        28,000    0.7 GiB
+    100,000       64         6.9        43,000    1.7 GiB
+    1,000,000      1        69          17,000    0.7 GiB
+    1,000,000     16        69          54,000    3.5 GiB
+    10,000,000     1       687          22,000    2.4 GiB
+
+The cost of a step does not grow with ``N`` (row gathers and scatters only); what grows is
+memory, ``~ 100 N`` bytes per run (tables, accumulators and the environment's own per-run
+catalog), and a per-call copy of the carry unless the chunk program donates it.
 """
 
 from __future__ import annotations

@@ -391,15 +391,6 @@ def test_two_tower_scores_match_numpy():
     np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-5)
 
 
-class IdContext(NamedTuple):
-    """A context with ids (the proposed Context fields ``user_id`` and ``item_ids``)."""
-
-    features: jax.Array
-    arm_features: jax.Array
-    user_id: jax.Array
-    item_ids: jax.Array
-
-
 class FactorState(NamedTuple):
     users: jax.Array
     items: jax.Array
@@ -433,7 +424,7 @@ class FactorBandit(Environment):
 
     @property
     def spec(self):
-        return EnvSpec(num_arms=self.num_candidates, context_dim=0, arm_dim=0)
+        return EnvSpec(self.num_candidates, 0, 0, self.num_users, self.num_items)
 
     def default_params(self):
         return FactorParams()
@@ -445,7 +436,9 @@ class FactorBandit(Environment):
             key_items, (self.num_candidates,), 0, self.num_items, dtype=jnp.int32
         )
         p_click = jax.nn.sigmoid(params.scale * items[candidates] @ users[user])
-        context = IdContext(jnp.zeros((0,)), jnp.zeros((self.num_candidates, 0)), user, candidates)
+        context = Context(
+            jnp.zeros((0,)), jnp.zeros((self.num_candidates, 0)), user_id=user, item_ids=candidates
+        )
         state = FactorState(users, items, user, candidates)
         return state, make_timestep(context, reward, make_oracle(p_click))
 
@@ -477,9 +470,7 @@ def test_two_tower_update_rewrites_no_whole_table():
     )
     hp = agent.default_hparams()
     state = jax.eval_shape(agent.init, jax.random.key(0), hp)
-    context = IdContext(
-        jnp.zeros(2), jnp.zeros((4, 2)), jnp.int32(1), jnp.arange(4, dtype=jnp.int32)
-    )
+    context = Context(jnp.zeros(2), jnp.zeros((4, 2)), user_id=jnp.int32(1), item_ids=jnp.arange(4))
     tr = transition(context, 0, 1.0)
     jaxpr = jax.make_jaxpr(agent.update)(jax.random.key(1), state, tr, hp)
     table_shape = (num_items, agent.static["embed_dim"] + 1)
@@ -517,6 +508,74 @@ def test_two_tower_learns_id_embeddings(exploration):
     # a uniform choice loses about 0.39 click probability per step (233 over 600 steps);
     # observed ratios 0.57 (epsilon) and 0.58 (thompson, nu = 0.1)
     assert regret.mean() < 0.75 * chance.mean(), (regret, chance)
+
+
+def test_context_ids_are_optional_int32_leaves():
+    """No ids: the two leaves of old; ids: int32 leaves of fixed shapes (a stable carry)."""
+    plain = Context(jnp.zeros(2), jnp.zeros((3, 2)))
+    assert plain.user_id is None and plain.item_ids is None
+    assert len(jax.tree.leaves(plain)) == 2
+    assert EnvSpec(3, 2, 2) == EnvSpec(3, 2, 2, num_users=0, num_items=0)
+    with_ids = Context(jnp.zeros(2), jnp.zeros((3, 2)), user_id=1, item_ids=np.arange(3))
+    timestep = make_timestep(with_ids, 0.0, make_oracle(jnp.zeros(3)))
+    assert timestep.context.user_id.dtype == jnp.int32
+    assert timestep.context.item_ids.dtype == jnp.int32
+    assert make_timestep(plain, 0.0, make_oracle(jnp.zeros(3))).context.user_id is None
+    env = simulator.make("drifting_users", num_users=7, num_items=50, num_candidates=4)
+    assert (env.spec.num_users, env.spec.num_items) == (7, 50)
+    state, first = env.reset(jax.random.key(0), env.default_params())
+    _, second = env.step(jax.random.key(1), state, jnp.int32(0), env.default_params())
+    for ts in (first, second):
+        assert ts.context.user_id.shape == () and ts.context.user_id.dtype == jnp.int32
+        assert ts.context.item_ids.shape == (4,) and ts.context.item_ids.dtype == jnp.int32
+    np.testing.assert_array_equal(first.context.item_ids, state.candidates)
+    assert int(first.context.user_id) == int(state.user)
+
+
+def two_tower_experiment(env, **agent_fields):
+    return {
+        "name": "t",
+        "num_seeds": 2,
+        "num_steps": 40,
+        "env": env,
+        "agents": [{"label": "tt", "name": "two_tower", "embed_dim": 4, **agent_fields}],
+    }
+
+
+def test_plan_fills_ids_for_two_tower_and_refuses_an_env_without_ids():
+    from experiments.plan import plan
+    from experiments.schema import from_dict
+
+    users = {"name": "drifting_users", "num_users": 30, "num_items": 1000}
+    (tt,) = plan(from_dict(two_tower_experiment(users)))
+    assert tt.groups[0].agent.static["num_users"] == 30
+    assert tt.groups[0].agent.static["num_items"] == 1000
+    (tt,) = plan(from_dict(two_tower_experiment(users, num_items=0)))  # opting out
+    assert tt.groups[0].agent.static["num_items"] == 0
+    with pytest.raises(ConfigError, match=r"agents\.tt\.num_items = 5 .* allowed: 0 or 1000"):
+        plan(from_dict(two_tower_experiment(users, num_items=5)))
+    with pytest.raises(ConfigError, match=r"agents\.tt\.num_users: .* no context\.user_id"):
+        plan(from_dict(two_tower_experiment({"name": "wheel"})))
+    with pytest.raises(ConfigError, match=r"agents\.tt\.num_items: .* no context\.item_ids"):
+        plan(from_dict(two_tower_experiment({"name": "wheel"}, num_users=0)))
+    # opted out of both: the wheel has no item features either, so the factory refuses
+    with pytest.raises(ConfigError, match="agent.num_items = 0 and agent.arm_dim = 0"):
+        plan(from_dict(two_tower_experiment({"name": "wheel"}, num_users=0, num_items=0)))
+
+
+def test_two_tower_catalog_preset_runs_with_100k_items():
+    """The TOML preset: ids from drifting_users' context, a 100,000-row item table."""
+    import experiments
+    from experiments import presets
+
+    experiment = presets.load("two-tower-catalog")
+    assert experiment.env.fields["num_items"] == 100_000
+    experiment.agents = [a for a in experiment.agents if a.label == "two-tower"]
+    experiment.num_seeds, experiment.num_steps = 2, 30
+    results = experiments.run(experiment)
+    regret = results["two-tower"].metrics["regret"]
+    assert regret.shape == (1, 2, 30) and np.all(np.isfinite(regret))
+    assert not results["two-tower"].diverged.any()
 
 
 # --------------------------------------------------------------------------------------
@@ -562,8 +621,8 @@ def test_neural_agent_beats_linucb_on_quadratic_reward(name, linucb_regret):
 @pytest.mark.parametrize("name", NEURAL + ("two_tower",))
 def test_state_size_does_not_grow_with_horizon(name):
     env = simulator.make("wheel") if name != "two_tower" else simulator.make("drifting_users")
-    spec = env.spec._asdict()
-    agent = agents.make(name, **spec)
+    allowed = agents.REGISTRY.static_fields(name)
+    agent = agents.make(name, **{k: v for k, v in env.spec._asdict().items() if k in allowed})
     keys = split_run_key(jax.random.key(0))
     params, hp = env.default_params(), agent.default_hparams()
 

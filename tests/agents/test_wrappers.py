@@ -191,3 +191,29 @@ def test_wrappers_keep_the_inner_agents_estimate():
     ):
         wrapped_state = wrapped.init(jax.random.key(0), hparams)
         np.testing.assert_array_equal(wrapped.estimate(wrapped_state), inner.estimate(state))
+
+
+def test_delay_buffers_the_ids_an_embedding_agent_reads():
+    from agents.wrappers import _buffered, _template
+    from simulator.types import Context
+
+    inner = agents.make("two_tower", num_arms=3, context_dim=2, arm_dim=2, num_users=5, num_items=7)
+    template = _template(inner, num_arms=3, context_dim=2, arm_dim=2)
+    assert template.context.user_id.dtype == jnp.int32
+    assert template.context.item_ids.shape == (3,)
+    transition = random_transitions(1, 1, 3, 2, 2)[0]
+    transition = jax.tree.map(lambda x: x[0], transition)
+    with_ids = transition._replace(
+        context=Context(
+            transition.context.features,
+            transition.context.arm_features,
+            user_id=jnp.int32(4),
+            item_ids=jnp.array([6, 0, 2], jnp.int32),
+        )
+    )
+    kept = _buffered(with_ids, template, (True, True))
+    assert int(kept.context.user_id) == 4 and kept.context.item_ids.tolist() == [6, 0, 2]
+    with pytest.raises(ConfigError, match="structure does not match"):
+        _buffered(transition, template, (True, True))  # the environment gives no ids
+    plain = _template(agents.make("ucb", num_arms=3), num_arms=3, context_dim=0, arm_dim=0)
+    assert plain.context.user_id is None and plain.context.item_ids is None
