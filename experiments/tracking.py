@@ -6,7 +6,8 @@ can be watched with ``tensorboard --logdir OUT/tensorboard`` while it runs.  Eac
 directory holds, per recorded step, the mean over seeds of every metric the environment
 logs (``reward``, ``regret``, ``optimal``, ``loss``, ``param_error`` ...) and the mean
 cumulative regret.  A curve keeps at most :data:`MAX_VALUES` values (block means over
-longer strides), so a 10⁷-step run stays a small file.  A resumed run reopens the writers
+longer strides), so a 10⁷-step run stays a small file; a point whose every seed diverged
+stops its curve there (non-finite values are left out).  A resumed run reopens the writers
 with ``purge_step`` at the step it resumes from, so no value appears twice.
 
 Event files are written with tensorboardX, which needs neither TensorFlow nor PyTorch.
@@ -98,12 +99,21 @@ class TensorBoardTracker:
                 cumulative = np.cumsum(curves[row]) * self.record_every
                 for k in range(first, num_written):
                     step = (k + 1) * span
-                    writer.add_scalar(name, float(blocks[k].mean()), step)
+                    _add_finite(writer, name, blocks[k].mean(), step)
                     if name == "regret":
-                        total = float(cumulative[(k + 1) * self.stride - 1])
-                        writer.add_scalar("cumulative_regret", total, step)
+                        total = cumulative[(k + 1) * self.stride - 1]
+                        _add_finite(writer, "cumulative_regret", total, step)
+        for index in indices:  # on disk before the checkpoint: a kill loses no step
+            self.writers[(label, index)].flush()
 
     def close(self) -> None:
         for writer in self.writers.values():
             writer.close()
         self.writers.clear()
+
+
+def _add_finite(writer: Any, tag: str, value: float, step: int) -> None:
+    """One scalar; a non-finite one (every seed of the point diverged) is left out, so the
+    curve stops there instead of drawing NaN."""
+    if np.isfinite(value):
+        writer.add_scalar(tag, float(value), step)
