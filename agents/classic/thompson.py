@@ -7,7 +7,7 @@ import jax
 import jax.numpy as jnp
 
 from agents.common import check_num_arms, random_argmax
-from agents.sampling import beta
+from agents.sampling import beta_argmax
 from agents.types import Agent
 from simulator.params import knob
 
@@ -38,8 +38,10 @@ def thompson(num_arms: int = 10) -> Agent:
     update, the posterior mean stays ``(alpha0 + sum r) / (alpha0 + beta0 + N)`` and the
     state is reproducible from the rewards alone.  (Agrawal & Goyal (2012) instead flip a
     coin ``r~ ~ Bernoulli(r)`` and count that; both agree on Bernoulli rewards.)  Rewards
-    are clipped to ``[0, 1]``.  Beta draws use :func:`agents.sampling.beta`, exact in
-    distribution and vectorised; ties at random.
+    are clipped to ``[0, 1]``.  The draws come from :func:`agents.sampling.beta_argmax`,
+    exact in distribution and vectorised, which compares them without forming them.  The
+    draws are continuous, so ties have probability zero; a float32 coincidence of two
+    draws goes to the lower index.
 
     Args:
       num_arms: K.
@@ -61,9 +63,7 @@ def thompson(num_arms: int = 10) -> Agent:
         return BetaState(successes=zeros, failures=zeros)
 
     def act(key, state, context, hparams):
-        key_sample, key_tie = jax.random.split(key)
-        theta = beta(key_sample, hparams.alpha0 + state.successes, hparams.beta0 + state.failures)
-        return random_argmax(key_tie, theta)
+        return beta_argmax(key, hparams.alpha0 + state.successes, hparams.beta0 + state.failures)
 
     def update(key, state, transition, hparams):
         reward = jnp.clip(transition.reward, 0.0, 1.0)

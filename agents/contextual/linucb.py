@@ -61,8 +61,10 @@ def linucb_indices(state: LinearState, inputs: jax.Array, hparams, *, mode: str,
     ``index_k = x_k . theta_m + beta ||x_k||_{A_m^{-1}}`` with ``m = k`` (disjoint) or ``0``
     (shared); ``beta = alpha`` or the OFUL radius after the model's ``t`` updates.
     Disjoint models that all read one context may get it as ``inputs (d,)``: the ``(K, d)``
-    broadcast is then never formed (one ``einsum`` over the ``K`` inverses, 1.65x faster
-    on 32 arms, d = 16, 100 runs).
+    broadcast is then never formed, and ``x^T A_k^{-1} x`` is ``(A_k^{-1} x) . x`` with one
+    batched matrix-vector product over the ``K`` inverses (32 arms, 100 runs: 1.2x to 1.6x
+    faster than the broadcast for d = 4 ... 64; ``einsum("kde,d,e->k")`` was 4x slower at
+    d = 64).
     """
     dim = inputs.shape[-1]
     if mode == "shared":
@@ -71,7 +73,7 @@ def linucb_indices(state: LinearState, inputs: jax.Array, hparams, *, mode: str,
         count = state.counts[0]
     elif inputs.ndim == 1:
         means = state.theta @ inputs
-        quad = jnp.einsum("kde,d,e->k", state.a_inv, inputs, inputs)
+        quad = jnp.einsum("kde,e->kd", state.a_inv, inputs) @ inputs
         widths = jnp.sqrt(jnp.maximum(quad, 0.0))
         count = state.counts
     else:

@@ -1,7 +1,9 @@
 """``driftsim bench``: driftsim against plain numpy and peer libraries, and how it scales.
 
-    driftsim bench                       # every workload and the scaling study
+    driftsim bench                       # every workload and the scaling study (minutes)
     driftsim bench --only W1,W2          # a subset (W1 W2 W3 W4 W5 compile scaling)
+    driftsim bench --only full           # everything at full size (see below; much longer)
+    driftsim bench --only W3,full        # a subset at full size
     driftsim bench --json bench.json     # also write machine, versions, git revision, records
     driftsim bench --repeats 5           # medians of 5 timed calls (default 3)
 
@@ -14,6 +16,13 @@ record carries the regret reached, so that speed is never bought with another al
 The table is printed with the targets of issue 7 marked met or not; ``--only scaling``
 also draws ``docs/scaling.png``.  Workloads and sizes: :mod:`experiments.bench.workloads`;
 the scaling study: :mod:`experiments.bench.scaling`.
+
+The default suite is sized to finish in a few minutes on a 2-core machine: each numpy
+baseline stops repeating after ``Sizes.baseline_budget_s``, peers are called at most
+twice, the compile survey compiles every agent type once, and the scaling grid is
+trimmed.  ``full`` adds JAX's rolled-threefry what-ifs, compiles every agent of every
+preset, and measures the whole scaling grid (:meth:`Sizes.full`,
+:meth:`~experiments.bench.scaling.ScalingSizes.full`).
 """
 
 from __future__ import annotations
@@ -27,8 +36,10 @@ from experiments.bench.report import add_ratios, format_table, format_targets, t
 from experiments.bench.workloads import WORKLOADS, Sizes
 from simulator.params import ConfigError
 
-#: Every name ``--only`` accepts, in the order the full suite runs them.
+#: Every workload ``--only`` accepts, in the order the suite runs them.
 SUITE = (*WORKLOADS, "scaling")
+#: The ``--only`` token that selects the full sizes (alone: every workload at full size).
+FULL = "full"
 #: Where ``scaling`` draws its figure (relative to the working directory).
 SCALING_FIGURE = Path("docs") / "scaling.png"
 
@@ -38,10 +49,11 @@ def _say(message: str) -> None:
 
 
 def parse_only(only: str | None) -> list[str]:
-    """The workloads named by ``--only`` (case-insensitive), in suite order."""
+    """The workloads named by ``--only`` (case-insensitive), in suite order, followed by
+    ``"full"`` when that token was given (alone it means every workload)."""
     if not only:
         return list(SUITE)
-    lookup = {name.lower(): name for name in SUITE}
+    lookup = {name.lower(): name for name in (*SUITE, FULL)}
     chosen = []
     for part in only.split(","):
         name = part.strip().lower()
@@ -49,12 +61,14 @@ def parse_only(only: str | None) -> list[str]:
             continue
         if name not in lookup:
             raise ConfigError(
-                f"bench --only {part.strip()}: unknown workload; allowed: {', '.join(SUITE)}"
+                f"bench --only {part.strip()}: unknown workload; allowed: "
+                f"{', '.join(SUITE)} (and {FULL})"
             )
         chosen.append(lookup[name])
     if not chosen:
         raise ConfigError(f"bench --only: give at least one of {', '.join(SUITE)}")
-    return [name for name in SUITE if name in chosen]
+    names = [name for name in SUITE if name in chosen] or list(SUITE)
+    return names + ([FULL] if FULL in chosen else [])
 
 
 def run_suite(
@@ -64,11 +78,15 @@ def run_suite(
     figure: Path | None = SCALING_FIGURE,
     echo=None,
 ) -> dict[str, Any]:
-    """Run the named workloads; returns the JSON payload (machine, versions, records, ...)."""
+    """Run the named workloads (``"full"`` among them: at full size); returns the JSON
+    payload (machine, versions, records, ...).  A workload that fails is reported as a
+    ``not available`` record; the others still run."""
     from experiments.api import git_revision, versions
-    from experiments.bench import peers, scaling
+    from experiments.bench import onecore, peers, scaling
 
-    sizes = sizes or Sizes()
+    full = FULL in names
+    names = [name for name in names if name != FULL]
+    sizes = sizes or (Sizes.full() if full else Sizes())
     echo = echo or _say
     records: list[Record] = []
     scaling_points: list[dict[str, Any]] = []
@@ -77,9 +95,11 @@ def run_suite(
         echo(f"bench: {name} ...")
         start = time.perf_counter()
         if name == "scaling":
-            study = scaling.run(
-                scaling.ScalingSizes() if sizes == Sizes() else scaling.tiny(), repeats
-            )
+            if sizes in (Sizes(), Sizes.full()):
+                grid = scaling.ScalingSizes.full() if full else scaling.ScalingSizes()
+            else:
+                grid = scaling.tiny()
+            study = scaling.run(grid, repeats)
             scaling_points = [p._asdict() for p in study]
             if figure is not None:
                 fig, _ = scaling.plot(study)
@@ -88,8 +108,24 @@ def run_suite(
                 echo(f"bench: scaling figure {figure}")
             echo(scaling.format_points(study))
         else:
-            records.extend(WORKLOADS[name](sizes, repeats))
+            try:
+                records.extend(WORKLOADS[name](sizes, repeats))
+            except Exception as err:  # noqa: BLE001 - report it, run the other workloads
+                reason = (
+                    f"{type(err).__name__}: {str(err).splitlines()[0][:160] if str(err) else ''}"
+                )
+                records.append(
+                    Record(workload=name, implementation="driftsim", note=f"failed: {reason}")
+                )
+                echo(f"bench: {name} failed: {reason}")
         echo(f"bench: {name} done in {time.perf_counter() - start:.1f} s")
+    if any(name in onecore.WORKLOADS for name in names) and sizes.one_core:
+        echo("bench: W1-W3 driftsim pinned to one core ...")
+        for pinned in (Record(**r) for r in onecore.records(names, sizes, repeats)):
+            rows = [i for i, r in enumerate(records) if r.workload == pinned.workload]
+            main = [i for i in rows if records[i].implementation == "driftsim"]
+            at = (main or rows or [len(records) - 1])[-1] + 1
+            records.insert(at, pinned)
     add_ratios(records)
     met = targets(records)
     return {
@@ -98,6 +134,7 @@ def run_suite(
         "versions": {**versions(), **peers.versions()},
         "git_revision": git_revision(),
         "repeats": repeats,
+        "full": full,
         "sizes": {k: v for k, v in vars(sizes).items()},
         "seconds": time.perf_counter() - started,
         "peak_memory_mib": peak_memory_mib(),
@@ -136,4 +173,4 @@ def main(args) -> int:
     return 0
 
 
-__all__ = ["SUITE", "Sizes", "main", "parse_only", "run_suite"]
+__all__ = ["FULL", "SUITE", "Sizes", "main", "parse_only", "run_suite"]

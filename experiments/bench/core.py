@@ -84,10 +84,13 @@ class Timing:
     result: Any
 
 
-def time_calls(fn: Callable[[int], Any], repeats: int, warmup: bool = False) -> Timing:
+def time_calls(
+    fn: Callable[[int], Any], repeats: int, warmup: bool = False, budget_s: float | None = None
+) -> Timing:
     """Call ``fn(i)`` ``repeats`` times (plus one untimed-as-steady first call if ``warmup``).
 
     ``fn`` receives the repeat index (a seed offset for baselines that draw a fresh problem).
+    With ``budget_s``, stop early once two calls are done and the calls took that long.
     """
     first = first_cpu = math.nan
     result = None
@@ -103,6 +106,8 @@ def time_calls(fn: Callable[[int], Any], repeats: int, warmup: bool = False) -> 
         walls.append(time.perf_counter() - start)
         cpus.append(time.process_time() - start_cpu)
         results.append(result)
+        if budget_s is not None and len(walls) >= 2 and sum(walls) >= budget_s:
+            break
     return Timing(statistics.median(walls), statistics.median(cpus), first, first_cpu, results)
 
 
@@ -225,10 +230,12 @@ def baseline_record(
     num_steps: int,
     repeats: int,
     note: str = "",
+    budget_s: float | None = None,
 ) -> Record:
     """Time ``fn(seed) -> final regrets (num_runs,)``; the regret is the mean over every
-    repeat's runs (each repeat draws fresh problems from its seed)."""
-    timing = time_calls(fn, repeats)
+    repeat's runs (each repeat draws fresh problems from its seed).  ``budget_s``: see
+    :func:`time_calls`."""
+    timing = time_calls(fn, repeats, budget_s=budget_s)
     regrets = np.concatenate([np.atleast_1d(r) for r in timing.result])
     return Record(
         workload=workload,

@@ -118,14 +118,19 @@ def _fastest_peer(records, workload) -> Record | None:
 
 
 UNROLLED = "driftsim [JAX rolled threefry]"
+ONE_CORE = "driftsim [1 core]"
+#: Variants of the driftsim row quoted beside each target, when measured.
+WHAT_IFS = ((ONE_CORE, "pinned to 1 core"), (UNROLLED, "JAX's rolled threefry"))
 
 
 def _what_if(records, workload, value) -> str:
-    """`` (JAX's rolled threefry: ...)`` when that comparison was measured."""
-    variant = _find(records, workload, UNROLLED)
-    if variant is None:
-        return ""
-    return f" (JAX's rolled threefry: {value(variant)})"
+    """`` (pinned to 1 core: ...; JAX's rolled threefry: ...)`` for the variants measured."""
+    parts = []
+    for implementation, label in WHAT_IFS:
+        variant = _find(records, workload, implementation)
+        if variant is not None:
+            parts.append(f"{label}: {value(variant)}")
+    return f" ({'; '.join(parts)})" if parts else ""
 
 
 def _ratio_target(records, name, workload, minimum) -> Target:
@@ -183,7 +188,7 @@ def targets(records: list[Record]) -> list[Target]:
         for r in records
         if compile_seconds(r) is not None
         and (r.workload.startswith("compile") or r.implementation == DRIFTSIM)
-        and not r.workload.startswith(("W4", "W5"))
+        and not r.workload.startswith("W5")
         and not any(p in (r.note + r.workload + r.implementation) for p in NEURAL_PREFIXES)
     ]
     if compiles:

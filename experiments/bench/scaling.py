@@ -32,18 +32,32 @@ from experiments.runner import init_carry, split_run_key
 
 @dataclasses.dataclass(frozen=True)
 class ScalingSizes:
-    """Sizes of the scaling study (defaults: the published figure)."""
+    """Sizes of the scaling study.  The defaults are the trimmed grid of the default suite
+    (a few minutes in all); :meth:`full` is the whole grid (``driftsim bench --only
+    scaling,full``)."""
 
-    runs: tuple[int, ...] = (1, 8, 64, 512, 4096)
+    runs: tuple[int, ...] = (1, 16, 256, 4096)
     batch_size: int = 256
+    batched_runs: tuple[int, ...] = (4096,)
     w1_steps: int = 1_000
-    w2_steps: int = 200
+    w2_steps: int = 100
     fixed_runs: int = 100
-    dims: tuple[int, ...] = (4, 8, 16, 32, 64)
+    dims: tuple[int, ...] = (4, 16, 64)
     arms: tuple[int, ...] = (8, 32, 128)
     catalog_sizes: tuple[int, ...] = (100, 1_000, 10_000)
-    catalog_steps: int = 200
+    catalog_steps: int = 100
     record_every: int = 100
+
+    @classmethod
+    def full(cls) -> ScalingSizes:
+        """The whole grid: runs 1, 8, ..., 4096 (batched above the batch size), d 4 ... 64."""
+        return cls(
+            runs=(1, 8, 64, 512, 4096),
+            batched_runs=(512, 4096),
+            w2_steps=200,
+            dims=(4, 8, 16, 32, 64),
+            catalog_steps=200,
+        )
 
 
 def tiny() -> ScalingSizes:
@@ -51,6 +65,7 @@ def tiny() -> ScalingSizes:
     return ScalingSizes(
         runs=(1, 8),
         batch_size=4,
+        batched_runs=(8,),
         w1_steps=20,
         w2_steps=10,
         fixed_runs=4,
@@ -149,7 +164,7 @@ def run(sizes: ScalingSizes | None = None, repeats: int = 3) -> list[ScalingPoin
             points.append(
                 _point("runs", workload, env, agent, hparams, steps, runs, runs, repeats, sizes)
             )
-            if runs > sizes.batch_size:
+            if runs > sizes.batch_size and runs in sizes.batched_runs:
                 points.append(
                     _point(
                         "runs",

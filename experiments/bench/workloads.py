@@ -36,16 +36,17 @@ from experiments.bench import peers
 from experiments.bench.core import (
     Record,
     Unavailable,
-    baseline_record,
     driftsim_record,
     seed_keys,
     time_driftsim,
     unavailable,
     unrolled_threefry,
 )
+from experiments.bench.core import (
+    baseline_record as _baseline_record,
+)
 from experiments.bench.envs import DisjointLinearBandit
 from experiments.runner import make_run
-from simulator.params import ConfigError
 
 PRNG_IMPLS = ("threefry2x32", "rbg", "unsafe_rbg")
 
@@ -56,7 +57,10 @@ class Sizes:
 
     ``*_loop_runs`` are the runs the per-step numpy loop does per repeat (its speed does
     not depend on the number of runs; a few keep the suite short).  ``peer_budget_s`` caps
-    one peer call.
+    one peer call; ``baseline_budget_s`` stops repeating a numpy baseline once its calls
+    took that long (after two calls).  The default suite finishes in a few minutes;
+    :meth:`full` (``driftsim bench --only full``) adds JAX's rolled-threefry what-ifs and
+    compiles every agent of every preset instead of every agent type once.
     """
 
     w1_arms: int = 10
@@ -76,13 +80,28 @@ class Sizes:
     w3_loop_runs: int = 1
     w3_learning_rate: float = 0.01
     w3_prng_impls: tuple[str, ...] = PRNG_IMPLS
+    w3_prng_steps: int = 20_000
     w4_preset: str = "drifting-users"
     w4_max_steps: int = 2_000
     w5_steps: int = 2_000
     w5_runs: int = 10
     peer_budget_s: float = peers.BUDGET_S
+    baseline_budget_s: float = 6.0
     peers: bool = True
-    unrolled_threefry: bool = True
+    rolled_threefry: bool = False
+    compile_every_preset: bool = False
+    one_core: bool = True
+
+    @classmethod
+    def full(cls) -> Sizes:
+        """Every comparison: rolled-threefry what-ifs, every agent of every preset compiled."""
+        return cls(rolled_threefry=True, compile_every_preset=True)
+
+
+def baseline_record(workload, label, fn, num_runs, num_steps, repeats, note="", *, sizes=None):
+    """:func:`~experiments.bench.core.baseline_record` within ``sizes.baseline_budget_s``."""
+    budget = (sizes or Sizes()).baseline_budget_s
+    return _baseline_record(workload, label, fn, num_runs, num_steps, repeats, note, budget)
 
 
 def _make_agent(name: str, **static):
@@ -112,7 +131,7 @@ UNROLLED = "driftsim [JAX rolled threefry]"
 def _unrolled_record(sizes: Sizes, workload: str, env, agent, steps, runs, repeats, **kw):
     """driftsim again with JAX's default rolled CPU lowering of threefry (same random bits;
     driftsim unrolls it, see experiments.threefry), or None."""
-    if not sizes.unrolled_threefry:
+    if not sizes.rolled_threefry:
         return None
     try:
         with unrolled_threefry(False):
@@ -143,9 +162,10 @@ def _peer_record(
     driftsim_log,
     note: str = "",
 ) -> Record:
-    """Time a peer: one run per repeat (a fresh problem each), median seconds per step."""
+    """Time a peer: one run per repeat (a fresh problem each; at most two), median
+    seconds per step."""
     seconds, steps, regrets = [], [], []
-    for i in range(max(1, min(repeats, 3))):
+    for i in range(max(1, min(repeats, 2))):
         start = time.perf_counter()
         result = run_once(1000 + i)
         seconds.append(time.perf_counter() - start)
@@ -208,6 +228,7 @@ def w1(sizes: Sizes, repeats: int) -> list[Record]:
                 loop_runs,
                 t,
                 repeats,
+                sizes=sizes,
             )
         )
         records.append(
@@ -218,6 +239,7 @@ def w1(sizes: Sizes, repeats: int) -> list[Record]:
                 runs,
                 t,
                 repeats,
+                sizes=sizes,
             )
         )
         if sizes.peers:
@@ -328,6 +350,7 @@ def beta_samplers(sizes: Sizes, repeats: int) -> list[Record]:
             loop_steps,
             repeats,
             note=f"rng.beta on ({k},) per run-step",
+            sizes=sizes,
         )
     )
     records.append(
@@ -339,6 +362,7 @@ def beta_samplers(sizes: Sizes, repeats: int) -> list[Record]:
             steps,
             repeats,
             note=f"rng.beta on ({runs}, {k}) per step",
+            sizes=sizes,
         )
     )
     for record in records:
@@ -416,20 +440,26 @@ def w2(sizes: Sizes, repeats: int) -> list[Record]:
         for runs in sizes.w2_runs:
             records.append(unavailable(f"{workload} {runs} runs", "driftsim", str(err)))
     loop_runs = min(sizes.w2_loop_runs, min(sizes.w2_runs))
+    # The loop runs one run after another: its speed does not depend on the number of
+    # runs, so it is timed once and its record repeated for each workload.
+    loop = baseline_record(
+        f"{workload} {sizes.w2_runs[0]} runs",
+        "numpy loop",
+        lambda seed: nb.linucb_loop(seed, loop_runs, k, d, t),
+        loop_runs,
+        t,
+        repeats,
+        note="Sherman-Morrison, one run after another",
+        sizes=sizes,
+    )
     for runs in sizes.w2_runs:
         records.append(
-            baseline_record(
-                f"{workload} {runs} runs",
-                "numpy loop",
-                lambda seed: nb.linucb_loop(seed, loop_runs, k, d, t),
-                loop_runs,
-                t,
-                repeats,
-                note="Sherman-Morrison, one run after another"
-                if runs == sizes.w2_runs[0]
-                else "same loop",
-            )
+            dataclasses.replace(loop, workload=f"{workload} {runs} runs")
+            if runs != sizes.w2_runs[0]
+            else loop
         )
+        if runs != sizes.w2_runs[0]:
+            records[-1].note = f"the same loop as {workload} {sizes.w2_runs[0]} runs"
         records.append(
             baseline_record(
                 f"{workload} {runs} runs",
@@ -438,6 +468,7 @@ def w2(sizes: Sizes, repeats: int) -> list[Record]:
                 runs,
                 t,
                 repeats,
+                sizes=sizes,
             )
         )
     if sizes.peers:
@@ -514,23 +545,28 @@ def w3(sizes: Sizes, repeats: int) -> list[Record]:
             agent, hparams = w3_agent(sizes, optimizer)
             impls = sizes.w3_prng_impls if optimizer == "sgd" else sizes.w3_prng_impls[:1]
             for impl in impls:
+                # The other PRNG implementations are compared on speed only, over a
+                # shorter horizon (unsafe_rbg is several times slower).
+                main = impl == sizes.w3_prng_impls[0]
+                steps = t if main else min(t, sizes.w3_prng_steps)
                 timing = time_driftsim(
                     env,
                     agent,
-                    t,
+                    steps,
                     runs,
                     repeats,
                     env_params=env_params,
                     hparams=hparams,
                     impl=impl,
-                    keep_log=impl == sizes.w3_prng_impls[0],
+                    keep_log=main,
                 )
-                if impl == sizes.w3_prng_impls[0]:
+                if main:
                     log = timing.log
-                label = "driftsim" if impl == sizes.w3_prng_impls[0] else f"driftsim [{impl}]"
-                records.append(
-                    driftsim_record(workload, label, timing, runs, t, note=f"PRNG {impl}")
-                )
+                label = "driftsim" if main else f"driftsim [{impl}]"
+                note = f"PRNG {impl}"
+                if steps < t:
+                    note += f"; speed only: regret after {steps:,} steps"
+                records.append(driftsim_record(workload, label, timing, runs, steps, note=note))
             extra = _unrolled_record(
                 sizes,
                 workload,
@@ -555,6 +591,7 @@ def w3(sizes: Sizes, repeats: int) -> list[Record]:
                 loop_runs,
                 t,
                 repeats,
+                sizes=sizes,
             )
         )
         records.append(
@@ -565,6 +602,7 @@ def w3(sizes: Sizes, repeats: int) -> list[Record]:
                 runs,
                 t,
                 repeats,
+                sizes=sizes,
             )
         )
         if sizes.peers:
@@ -578,8 +616,9 @@ def w3(sizes: Sizes, repeats: int) -> list[Record]:
                 log,
                 notes={"River": "squared loss (y - p)^2 with half the step"},
             )
+    rng_steps = min(t, sizes.w3_prng_steps)
     for impl in sizes.w3_prng_impls:
-        program = rng_only_program(d, t)
+        program = rng_only_program(d, rng_steps)
         keys = seed_keys(0, runs, impl)
         jax.block_until_ready(program(keys))
         seconds = []
@@ -593,8 +632,8 @@ def w3(sizes: Sizes, repeats: int) -> list[Record]:
                 workload="W3 rng only",
                 implementation=f"jax.random [{impl}]",
                 runs=runs,
-                steps=t,
-                steps_per_s=runs * t / median,
+                steps=rng_steps,
+                steps_per_s=runs * rng_steps / median,
                 seconds=median,
                 note="only the random numbers of a W3 step (step keys, label noise, 16 features)",
             )
@@ -614,6 +653,9 @@ def _preset_groups(name: str):
     if name not in presets.names():
         raise Unavailable(f"preset {name!r} is not shipped yet")
     experiment = presets.load(name)
+    kind = getattr(experiment, "kind", None)
+    if kind not in (None, "simulate", "simulation") or getattr(experiment, "env", 0) is None:
+        raise Unavailable(f"preset {name!r} is not a simulation (kind {kind!r})")
     return experiment, plan(experiment)
 
 
@@ -670,8 +712,14 @@ def w5(sizes: Sizes, repeats: int) -> list[Record]:
 
 
 def compile_times(sizes: Sizes, repeats: int) -> list[Record]:
-    """Trace + compile seconds of ``jit(vmap(make_run))`` for every agent type of every preset
-    (an agent with the same static structure on the same environment counts once)."""
+    """Trace + compile seconds of ``jit(vmap(make_run))`` for the agents of the presets.
+
+    By default every agent type (registry name, wrappers included) is compiled once, on
+    the first preset that uses it (W4 times every agent of ``drifting-users`` besides);
+    with ``sizes.compile_every_preset`` every agent of every preset is (an agent with the
+    same static structure on the same environment counts once).  Presets that are not
+    simulations (off-policy evaluation, replay) are skipped.
+    """
     from experiments import presets
 
     records = []
@@ -679,13 +727,15 @@ def compile_times(sizes: Sizes, repeats: int) -> list[Record]:
     for preset in presets.names():
         try:
             experiment, plans = _preset_groups(preset)
-        except (Unavailable, ConfigError) as err:
-            records.append(unavailable(f"compile {preset}", "driftsim", str(err)))
+        except Exception as err:  # noqa: BLE001 - report, do not abort the suite
+            records.append(unavailable(f"compile {preset}", "driftsim", _reason(err)))
             continue
         for agent_plan in plans:
             group = agent_plan.groups[0]
-            # One agent type (agent and environment structure) is compiled once.
-            signature = repr((group.env, group.agent.name, sorted(group.agent.static.items())))
+            if sizes.compile_every_preset:
+                signature = repr((group.env, group.agent.name, sorted(group.agent.static.items())))
+            else:
+                signature = group.agent.name
             if signature in seen:
                 continue
             seen.add(signature)
@@ -697,9 +747,7 @@ def compile_times(sizes: Sizes, repeats: int) -> list[Record]:
             try:
                 program.lower(keys, group.env_params, group.hparams).compile()
             except Exception as err:  # noqa: BLE001 - report, do not abort the suite
-                records.append(
-                    unavailable(f"compile {preset}", agent_plan.label, f"{type(err).__name__}")
-                )
+                records.append(unavailable(f"compile {preset}", agent_plan.label, _reason(err)))
                 continue
             records.append(
                 Record(
@@ -708,10 +756,15 @@ def compile_times(sizes: Sizes, repeats: int) -> list[Record]:
                     runs=experiment.num_seeds,
                     compile_s=time.perf_counter() - start,
                     compile_cpu_s=time.process_time() - start_cpu,
-                    note=f"agent {group.agent.name}",
+                    note=f"agent {group.agent.name} on {type(group.env).__name__}",
                 )
             )
     return records
+
+
+def _reason(err: Exception) -> str:
+    text = str(err).splitlines()[0] if str(err) else ""
+    return f"{type(err).__name__}: {text[:160]}" if text else type(err).__name__
 
 
 WORKLOADS: dict[str, Callable[[Sizes, int], list[Record]]] = {

@@ -388,8 +388,7 @@ def test_thompson_counts_match_numpy_and_act_takes_the_argmax_of_beta_draws():
     @jax.jit
     def act_and_draws(key, state):
         action = agent.act(key, state, empty_context(num_arms), hp)
-        key_sample, _ = jax.random.split(key)  # act's own split
-        return action, beta(key_sample, 0.5 + state.successes, 2.0 + state.failures)
+        return action, beta(key, 0.5 + state.successes, 2.0 + state.failures)
 
     for seed in range(5):
         action, theta = act_and_draws(jax.random.key(seed), last)

@@ -31,7 +31,8 @@ TINY = Sizes(
     w1_policies=("ucb1",),
     w1_samplers=False,
     peers=False,
-    unrolled_threefry=False,
+    rolled_threefry=False,
+    one_core=False,
 )
 
 
@@ -79,6 +80,8 @@ def test_cli_bench_writes_json_records_with_the_schema(tmp_path, monkeypatch, ca
 def test_parse_only():
     assert parse_only("w2, W1") == ["W1", "W2"]
     assert parse_only(None)[-1] == "scaling"
+    assert parse_only("W3, FULL") == ["W3", "full"]
+    assert parse_only("full") == [*parse_only(None), "full"]
     with pytest.raises(ConfigError, match="allowed: W1, W2"):
         parse_only("W1,nope")
 
@@ -228,3 +231,17 @@ def test_scaling_plot_returns_figure_and_axes():
     assert len(axes[0, 0].lines) == 1 and len(axes[0, 1].lines) == 1
     assert "W1 ucb1" in format_points(points)
     fig.clf()
+
+
+def test_one_core_rows_come_from_a_pinned_child_process():
+    """The ``driftsim [1 core]`` rows are measured in a child pinned to one core (the
+    same program as the ``driftsim`` row, without XLA's split of kernels over cores)."""
+    from experiments.bench import onecore
+
+    if not onecore.available():
+        pytest.skip("one core only: nothing to pin")
+    rows = onecore.records(["W1", "compile"], TINY, 1)
+    assert [r["workload"] for r in rows] == ["W1 ucb1"]
+    assert rows[0]["implementation"] == onecore.LABEL and rows[0]["steps_per_s"] > 0
+    assert rows[0]["runs"] == TINY.w1_runs and rows[0]["steps"] == TINY.w1_steps
+    assert onecore.records(["W4"], TINY, 1) == []
