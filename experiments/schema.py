@@ -83,7 +83,16 @@ from simulator.datasets import OBD_CAMPAIGNS, OBD_POLICIES
 from simulator.params import ConfigError
 
 SWEEP_MODES = ("grid", "list")
-FIGURES = ("regret", "regret_log", "reward", "optimal", "sensitivity", "loss", "privacy", "normalised_regret")
+FIGURES = (
+    "regret",
+    "regret_log",
+    "reward",
+    "optimal",
+    "sensitivity",
+    "loss",
+    "privacy",
+    "normalised_regret",
+)
 TOP_LEVEL_KEYS = (
     "name",
     "description",
