@@ -223,16 +223,20 @@ class _LinearStream(Environment):
         )
         return state, self._timestep(state, 0.0, jnp.nan, params)
 
-    def _label_and_loss(self, key: Array, truth: Array, prediction: Array, params):
+    def _label_and_loss(self, z: Array, truth: Array, prediction: Array, params):
+        """The label of the current features from one standard normal ``z``, and its loss."""
         raise NotImplementedError
 
     def step(self, key, state, action, params):
-        key_label, key_drift, key_features = jax.random.split(key, 3)
+        key_draw, key_drift = jax.random.split(key)
+        # One draw of d + 1 standard normals: the label's noise, then the next features
+        # (one random-bits call instead of two: random numbers are most of this loop).
+        z = jax.random.normal(key_draw, (self.context_dim + 1,), jnp.float32)
         truth = linear_truth(state.drift.theta, state.features)
-        label, loss = self._label_and_loss(key_label, truth, _as_prediction(action), params)
+        label, loss = self._label_and_loss(z[0], truth, _as_prediction(action), params)
         state = StreamState(
             drift=self._process.step(key_drift, state.drift, params.drift),
-            features=self._draw_features(key_features, params),
+            features=params.feature_scale * z[1:],
         )
         return state, self._timestep(state, -loss, label, params)
 
@@ -264,8 +268,8 @@ class RegressionStream(_LinearStream):
     def _label_mean(self, truth, params):
         return truth
 
-    def _label_and_loss(self, key, truth, prediction, params):
-        label = truth + params.noise * jax.random.normal(key, (), jnp.float32)
+    def _label_and_loss(self, z, truth, prediction, params):
+        label = truth + params.noise * z
         return label, 0.5 * jnp.square(prediction - label)
 
     def log(self, timestep, action, next_timestep):
@@ -296,8 +300,9 @@ class ClassificationStream(_LinearStream):
     def _label_mean(self, truth, params):
         return self._probability(truth, params)
 
-    def _label_and_loss(self, key, truth, prediction, params):
-        label = (jax.random.uniform(key) < self._probability(truth, params)).astype(jnp.float32)
+    def _label_and_loss(self, z, truth, prediction, params):
+        uniform = jax.scipy.special.ndtr(z)  # Phi(z) ~ U(0, 1): y ~ Bernoulli(p) exactly
+        label = (uniform < self._probability(truth, params)).astype(jnp.float32)
         return label, jax.nn.softplus(prediction) - label * prediction
 
     def log(self, timestep, action, next_timestep):
