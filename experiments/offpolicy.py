@@ -53,7 +53,6 @@ from __future__ import annotations
 
 import csv
 import dataclasses
-import io
 import json
 import math
 from collections.abc import Callable
@@ -1268,17 +1267,6 @@ def _run_simulated_ope(plan: OffPolicyPlan) -> Report:
 REPORT_FILES = ("table.csv", "report.txt", "values.npz", "config.json")
 
 
-def _csv_text(rows_: list[dict[str, Any]]) -> str:
-    columns: list[str] = []
-    for row in rows_:
-        columns += [k for k in row if k not in columns]
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(rows_)
-    return buffer.getvalue()
-
-
 def save_report(report: Report, experiment: Experiment, out: str | Path) -> Path:
     """Write a replay / ope results folder: ``table.csv`` (the rows), ``report.txt`` (the
     printed table and note), ``values.npz`` (the arrays, loads without pickle) and, last,
@@ -1286,14 +1274,19 @@ def save_report(report: Report, experiment: Experiment, out: str | Path) -> Path
     Each file is written to a temporary name and renamed into place, so a folder without
     ``config.json`` is an interrupted run."""
     from experiments.api import git_revision, versions
-    from experiments.results import FORMAT_VERSION, atomic_write_bytes, atomic_write_npz
+    from experiments.results import (
+        FORMAT_VERSION,
+        atomic_write_bytes,
+        atomic_write_npz,
+        csv_text,
+    )
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     complete = out / "config.json"
     if complete.exists():  # overwriting: mark incomplete first
         complete.unlink()
-    atomic_write_bytes(out / "table.csv", _csv_text(report.rows).encode())
+    atomic_write_bytes(out / "table.csv", csv_text(report.rows).encode())
     atomic_write_bytes(out / "report.txt", (report.format() + "\n").encode())
     values = out / "values.npz"
     if report.arrays:

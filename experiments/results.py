@@ -168,7 +168,8 @@ def atomic_write_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
     atomic_write_bytes(path, buffer.getvalue())
 
 
-def _csv_text(rows: list[dict[str, Any]]) -> str:
+def csv_text(rows: list[dict[str, Any]]) -> str:
+    """Rows of dicts as CSV text; the columns are every key, in first-seen order."""
     columns: list[str] = []
     for row in rows:
         columns += [k for k in row if k not in columns]
@@ -192,9 +193,9 @@ def save(results: Results, out_dir: str | Path, figures: bool = True) -> Path:
             arrays[f"{agent.label}/{name}"] = np.asarray(value)
         arrays[f"{agent.label}/diverged"] = np.asarray(agent.diverged, bool)
     atomic_write_npz(out / "metrics.npz", arrays)
-    atomic_write_bytes(out / "summary.csv", _csv_text(results.summary).encode())
+    atomic_write_bytes(out / "summary.csv", csv_text(results.summary).encode())
     if len(results.agents) > 1:
-        atomic_write_bytes(out / "paired.csv", _csv_text(results.paired()).encode())
+        atomic_write_bytes(out / "paired.csv", csv_text(results.paired()).encode())
     results.path = out
     if figures:
         from experiments import figures as figure_module
