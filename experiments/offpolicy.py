@@ -1316,13 +1316,10 @@ def _parse_cell(text: str) -> Any:
 
 def load_report(path: str | Path) -> Report:
     """Read a replay / ope results folder written by :func:`save_report`."""
+    from experiments.results import read_complete_config
+
     path = Path(path)
-    config_path = path / "config.json"
-    if not config_path.is_file():
-        raise ConfigError(f"{path}: not a complete results folder (no config.json)")
-    config = json.loads(config_path.read_text())
-    if not config.get("complete"):
-        raise ConfigError(f"{path}: the run that wrote it did not finish")
+    config = read_complete_config(path)
     if config.get("kind", "simulate") == "simulate":
         raise ConfigError(f"{path}: an online (kind = 'simulate') folder: use experiments.load")
     with (path / "table.csv").open(newline="") as handle:

@@ -224,15 +224,21 @@ def _json_default(value: Any) -> Any:
     return str(value)
 
 
-def load(path: str | Path) -> Results:
-    """Read a results folder written by :func:`save` (never unpickles anything)."""
-    path = Path(path)
+def read_complete_config(path: Path) -> dict:
+    """``config.json`` of a finished results folder, or a ConfigError saying why not."""
     config_path = path / "config.json"
     if not config_path.is_file():
         raise ConfigError(f"{path}: not a complete results folder (no config.json)")
     config = json.loads(config_path.read_text())
     if not config.get("complete"):
         raise ConfigError(f"{path}: the run that wrote it did not finish")
+    return config
+
+
+def load(path: str | Path) -> Results:
+    """Read a results folder written by :func:`save` (never unpickles anything)."""
+    path = Path(path)
+    config = read_complete_config(path)
     kind = config.get("kind", "simulate")
     if kind != "simulate":
         raise ConfigError(
