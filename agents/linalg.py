@@ -16,6 +16,17 @@ observation is a rank-one change, so its inverse and its Cholesky factor are upd
 Where an update is not low-rank (a discounted regulariser), :func:`cholesky` and
 :func:`cho_solve` solve in ``O(d^3)`` per step without forming an inverse.
 
+**One LAPACK call at a time.**  On a CPU, jaxlib's LAPACK kernels (``cholesky``,
+``triangular_solve``, ...) split a batch over XLA's intra-op thread pool and block until
+the pieces finish.  XLA may run two independent operations of one program at once, each
+on a pool thread; when every pool thread is blocked in such a kernel, nothing is left to
+run the pieces and the program hangs forever (reproducible on a 2-core machine with two
+independent batched Cholesky factorisations in one jit).  So a compiled program here must
+order its LAPACK calls: batch independent systems into one call (as
+:func:`experiments.offpolicy.fit_reward_model` does), or compute them in separate jitted
+programs (``jax.lax.optimization_barrier`` does not help: XLA's CPU pipeline removes it).  ``tests/lapack_order.py`` checks the compiled
+programs of every agent that uses these kernels.
+
 Example::
 
     a_inv = jnp.eye(3) / lam

@@ -201,15 +201,17 @@ def behaviour(agent: Agent, propensity: str = "auto", num_samples: int = 256) ->
         return Behaviour(act_exact, True)
 
     def act_sampled(key, state, context, hparams):
-        action = agent.act(key, state, context, hparams)
         num_arms = context.arm_features.shape[0]
         if num_samples == 1:
+            action = agent.act(key, state, context, hparams)
             return action, jax.nn.one_hot(action, num_arms, dtype=jnp.float32)
-        keys = jax.vmap(lambda j: jax.random.fold_in(key, j))(jnp.arange(1, num_samples))
-        others = jax.vmap(agent.act, in_axes=(0, None, None, None))(keys, state, context, hparams)
-        draws = jnp.concatenate([action[None], others])
+        # All M draws in one batch (the action is the draw with ``key`` itself), so an
+        # agent's LAPACK calls stay one batched call (see :mod:`agents.linalg`).
+        others = jax.vmap(lambda j: jax.random.fold_in(key, j))(jnp.arange(1, num_samples))
+        keys = jnp.concatenate([key[None], others])
+        draws = jax.vmap(agent.act, in_axes=(0, None, None, None))(keys, state, context, hparams)
         counts = jnp.sum(jax.nn.one_hot(draws, num_arms, dtype=jnp.float32), axis=0)
-        return action, counts / num_samples
+        return draws[0], counts / num_samples
 
     return Behaviour(act_sampled, False)
 
@@ -514,16 +516,18 @@ def fit_reward_model(log: BanditLog, ridge: Any = 1.0, num_blocks: int = 4) -> R
     e.g. Kato, Uehara & Yasui 2020).
     """
     shared = log.context.arm_features.shape[-1] > 0
-    dm = predict_ridge(fit_ridge(log, ridge, shared), log.context)
     n = log.action.shape[0]
     block = jnp.arange(n) * num_blocks // n  # 0..num_blocks-1, in log order
-
-    def predict_block(b):
-        model = fit_ridge(log, ridge, shared, weights=(block < b).astype(jnp.float32))
-        return jnp.where(b > 0, predict_ridge(model, log.context), 0.0)
-
-    by_block = jax.vmap(predict_block)(jnp.arange(num_blocks))  # (blocks, n, K)
-    dr = jnp.take_along_axis(by_block, block[None, :, None], axis=0)[0]
+    # Model m is fitted on blocks 0..m-1: model 0 on no rows, model num_blocks on the whole
+    # log (DM's).  All of them go through one batched factorisation (see :mod:`agents.linalg`:
+    # two independent LAPACK calls in one program can hang on a CPU).
+    models = jnp.arange(num_blocks + 1)
+    weights = (block[None, :] < models[:, None]).astype(jnp.float32)  # (blocks + 1, n)
+    fit_predict = lambda w: predict_ridge(fit_ridge(log, ridge, shared, w), log.context)  # noqa: E731
+    by_model = jax.vmap(fit_predict)(weights)  # (blocks + 1, n, K)
+    by_model = jnp.where(models[:, None, None] > 0, by_model, 0.0)
+    dr = jnp.take_along_axis(by_model, block[None, :, None], axis=0)[0]
+    dm = by_model[num_blocks]
     return RewardPredictions(dm=dm, dr=dr)
 
 
@@ -1176,12 +1180,19 @@ def _train_target(key, env, agent, num_steps, env_params, hparams):
 
 def _evaluate_target(agent: Agent, config: Any):
     """``(keys_target (L,), keys_estimate (L,), logs, state, hparams) -> (truth (L,),
-    Estimates of (L,))``, jitted: one frozen target on every log."""
+    Estimates of (L,))``: one frozen target on every log.
 
-    def one(key_target, key_estimate, log, state, hparams):
-        target = target_probabilities(
+    Two jitted programs, the target's probabilities first: the target may solve linear
+    systems (LinTS) and the reward-model fit does, and two independent LAPACK calls in one
+    program can hang on a CPU (see :mod:`agents.linalg`).
+    """
+
+    def probabilities(key_target, log, state, hparams):
+        return target_probabilities(
             key_target, agent, state, log.context, hparams, num_samples=config.num_samples
         )
+
+    def evaluate(key_estimate, log, target):
         result = estimate(
             key_estimate,
             log,
@@ -1192,7 +1203,13 @@ def _evaluate_target(agent: Agent, config: Any):
         )
         return policy_value(target, log.expected_reward), result
 
-    return jax.jit(jax.vmap(one, in_axes=(0, 0, 0, None, None)))
+    targets = jax.jit(jax.vmap(probabilities, in_axes=(0, 0, None, None)))
+    evaluations = jax.jit(jax.vmap(evaluate))
+
+    def run(keys_target, keys_estimate, logs, state, hparams):
+        return evaluations(keys_estimate, logs, targets(keys_target, logs, state, hparams))
+
+    return run
 
 
 def _run_simulated_ope(plan: OffPolicyPlan) -> Report:

@@ -13,6 +13,7 @@ import numpy as np
 import agents
 import simulator
 from experiments.runner import make_run
+from tests.lapack_order import assert_lapack_calls_ordered
 
 NUM_STEPS = 24
 
@@ -65,8 +66,8 @@ def check_environment(env) -> None:
 
 
 def check_agent(agent_name: str) -> None:
-    """An agent runs in the scan, vmaps over keys and hparams, varies across keys, and its
-    state is a stable carry."""
+    """An agent runs in the scan, vmaps over keys and hparams, varies across keys, its
+    state is a stable carry, and its LAPACK calls (if any) never run at once."""
     env = example_env(agent_name)
     agent = agent_for_env(agent_name, env)
     env_params = env.default_params()
@@ -97,3 +98,4 @@ def check_agent(agent_name: str) -> None:
     assert np.all(np.isfinite(np.asarray(log.regret)))
     rewards = np.asarray(log.reward)
     assert not all(np.array_equal(rewards[0], rewards[i]) for i in range(1, 4)), "keys must matter"
+    assert_lapack_calls_ordered(run, keys, hparams)
