@@ -61,9 +61,9 @@ from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
-import jax.scipy.linalg
 import numpy as np
 
+from agents.linalg import cho_solve, cholesky
 from agents.types import Agent, Transition
 from experiments.runner import RESET_INDEX, Carry, advance, init_carry, split_run_key
 from experiments.schema import PROPENSITY_MODES, Experiment, from_dict
@@ -205,8 +205,7 @@ def behaviour(agent: Agent, propensity: str = "auto", num_samples: int = 256) ->
         if num_samples == 1:
             action = agent.act(key, state, context, hparams)
             return action, jax.nn.one_hot(action, num_arms, dtype=jnp.float32)
-        # All M draws in one batch (the action is the draw with ``key`` itself), so an
-        # agent's LAPACK calls stay one batched call (see :mod:`agents.linalg`).
+        # All M draws in one batch; the action is the draw with ``key`` itself.
         others = jax.vmap(lambda j: jax.random.fold_in(key, j))(jnp.arange(1, num_samples))
         keys = jnp.concatenate([key[None], others])
         draws = jax.vmap(agent.act, in_axes=(0, None, None, None))(keys, state, context, hparams)
@@ -473,9 +472,8 @@ def fit_ridge(
         member = member * jnp.asarray(weights, jnp.float32)[:, None]
     gram = jnp.einsum("nm,ni,nj->mij", member, chosen, chosen) + ridge * jnp.eye(dim)
     rhs = jnp.einsum("nm,ni,n->mi", member, chosen, log.reward)
-    factor = jnp.linalg.cholesky(gram)
-    solve = lambda c, b: jax.scipy.linalg.cho_solve((c, True), b)  # noqa: E731
-    return RidgeModel(theta=jax.vmap(solve)(factor, rhs))
+    factor = jax.vmap(cholesky)(gram)
+    return RidgeModel(theta=jax.vmap(cho_solve)(factor, rhs))
 
 
 def predict_ridge(model: RidgeModel, context: Context) -> Array:
@@ -519,8 +517,7 @@ def fit_reward_model(log: BanditLog, ridge: Any = 1.0, num_blocks: int = 4) -> R
     n = log.action.shape[0]
     block = jnp.arange(n) * num_blocks // n  # 0..num_blocks-1, in log order
     # Model m is fitted on blocks 0..m-1: model 0 on no rows, model num_blocks on the whole
-    # log (DM's).  All of them go through one batched factorisation (see :mod:`agents.linalg`:
-    # two independent LAPACK calls in one program can hang on a CPU).
+    # log (DM's), all in one batched factorisation.
     models = jnp.arange(num_blocks + 1)
     weights = (block[None, :] < models[:, None]).astype(jnp.float32)  # (blocks + 1, n)
     fit_predict = lambda w: predict_ridge(fit_ridge(log, ridge, shared, w), log.context)  # noqa: E731
@@ -1180,19 +1177,12 @@ def _train_target(key, env, agent, num_steps, env_params, hparams):
 
 def _evaluate_target(agent: Agent, config: Any):
     """``(keys_target (L,), keys_estimate (L,), logs, state, hparams) -> (truth (L,),
-    Estimates of (L,))``: one frozen target on every log.
+    Estimates of (L,))``, jitted: one frozen target on every log."""
 
-    Two jitted programs, the target's probabilities first: the target may solve linear
-    systems (LinTS) and the reward-model fit does, and two independent LAPACK calls in one
-    program can hang on a CPU (see :mod:`agents.linalg`).
-    """
-
-    def probabilities(key_target, log, state, hparams):
-        return target_probabilities(
+    def one(key_target, key_estimate, log, state, hparams):
+        target = target_probabilities(
             key_target, agent, state, log.context, hparams, num_samples=config.num_samples
         )
-
-    def evaluate(key_estimate, log, target):
         result = estimate(
             key_estimate,
             log,
@@ -1203,13 +1193,7 @@ def _evaluate_target(agent: Agent, config: Any):
         )
         return policy_value(target, log.expected_reward), result
 
-    targets = jax.jit(jax.vmap(probabilities, in_axes=(0, 0, None, None)))
-    evaluations = jax.jit(jax.vmap(evaluate))
-
-    def run(keys_target, keys_estimate, logs, state, hparams):
-        return evaluations(keys_estimate, logs, targets(keys_target, logs, state, hparams))
-
-    return run
+    return jax.jit(jax.vmap(one, in_axes=(0, 0, 0, None, None)))
 
 
 def _run_simulated_ope(plan: OffPolicyPlan) -> Report:

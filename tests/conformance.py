@@ -13,7 +13,6 @@ import numpy as np
 import agents
 import simulator
 from experiments.runner import make_run
-from tests.lapack_order import assert_lapack_calls_ordered
 
 NUM_STEPS = 24
 
@@ -37,6 +36,13 @@ def agent_for_env(agent_name: str, env, **static):
         if field in wanted and field not in static:
             static[field] = value
     return agents.make(agent_name, **static)
+
+
+def assert_no_lapack(jitted, *args) -> None:
+    """The CPU program calls no LAPACK kernel: one can hang a sweep sharded over CPU
+    devices (see :mod:`agents.linalg`, whose kernels avoid them)."""
+    text = jitted.lower(*args).as_text()
+    assert "@lapack_" not in text, "a LAPACK call on a CPU: use agents.linalg's kernels"
 
 
 def check_environment(env) -> None:
@@ -67,7 +73,7 @@ def check_environment(env) -> None:
 
 def check_agent(agent_name: str) -> None:
     """An agent runs in the scan, vmaps over keys and hparams, varies across keys, its
-    state is a stable carry, and its LAPACK calls (if any) never run at once."""
+    state is a stable carry, and it calls no LAPACK kernel on a CPU."""
     env = example_env(agent_name)
     agent = agent_for_env(agent_name, env)
     env_params = env.default_params()
@@ -98,4 +104,4 @@ def check_agent(agent_name: str) -> None:
     assert np.all(np.isfinite(np.asarray(log.regret)))
     rewards = np.asarray(log.reward)
     assert not all(np.array_equal(rewards[0], rewards[i]) for i in range(1, 4)), "keys must matter"
-    assert_lapack_calls_ordered(run, keys, hparams)
+    assert_no_lapack(run, keys, hparams)

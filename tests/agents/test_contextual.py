@@ -14,7 +14,13 @@ import agents
 import simulator
 from agents.contextual.lints import lints_sample
 from agents.contextual.linucb import OFULHParams, linucb_indices
-from agents.linalg import cholesky_rank_one_update, sherman_morrison
+from agents.linalg import (
+    cho_solve,
+    cholesky,
+    cholesky_rank_one_update,
+    inverse_transpose_solve,
+    sherman_morrison,
+)
 from agents.types import Transition
 from experiments.runner import make_run
 from simulator.params import ConfigError
@@ -147,6 +153,40 @@ def test_sherman_morrison_and_cholesky_update_match_numpy():
     np.testing.assert_allclose(a_inv, np.linalg.inv(a), rtol=RTOL, atol=ATOL)
     np.testing.assert_allclose(chol, np.linalg.cholesky(a), rtol=RTOL, atol=1e-4)
     assert np.allclose(np.triu(np.asarray(chol), 1), 0.0)
+
+
+@pytest.mark.parametrize("dim", [3, 24])  # the unrolled and the rolled loops
+def test_cholesky_and_solves_match_numpy_without_lapack(dim):
+    """On a CPU the factorisation and the triangular solves are jnp loops (a LAPACK call
+    can hang a sharded program, see agents.linalg): numpy float64 agrees, a matrix that is
+    not positive definite gives NaN, and the compiled program calls no LAPACK kernel."""
+    rng = np.random.default_rng(dim)
+    x = rng.normal(size=(dim, 3 * dim))
+    a = (x @ x.T / (3 * dim) + 0.1 * np.eye(dim)).astype(np.float32)
+    rhs = rng.normal(size=(dim, 5)).astype(np.float32)
+
+    def solve(a, rhs):
+        chol = cholesky(a)
+        return (
+            chol,
+            cho_solve(chol, rhs),
+            cho_solve(chol, rhs[:, 0]),
+            inverse_transpose_solve(chol, rhs[:, 0]),
+        )
+
+    program = jax.jit(solve)
+    assert 'custom_call_target="lapack' not in program.lower(a, rhs).compile().as_text()
+    chol, solved, solved_vector, draw = program(a, rhs)
+    a64 = a.astype(np.float64)
+    l64 = np.linalg.cholesky(a64)
+    np.testing.assert_allclose(chol, l64, rtol=1e-4, atol=1e-5)
+    assert np.all(np.triu(np.asarray(chol), 1) == 0.0)
+    expected = np.linalg.solve(a64, rhs)
+    np.testing.assert_allclose(solved, expected, rtol=1e-3, atol=1e-4 * np.abs(expected).max())
+    np.testing.assert_allclose(solved_vector, expected[:, 0], rtol=1e-3, atol=1e-3)
+    np.testing.assert_allclose(draw, np.linalg.solve(l64.T, rhs[:, 0]), rtol=1e-3, atol=1e-3)
+    indefinite = a - 2.0 * np.eye(dim, dtype=np.float32) * np.abs(a).max()
+    assert np.isnan(np.asarray(program(indefinite, rhs)[0])).any()
 
 
 # --------------------------------------------------------------------------- LinUCB
