@@ -138,16 +138,24 @@ def _solve_lower_transpose(chol: Array, rhs: Array) -> Array:
 
 
 def cholesky(matrix: Array) -> Array:
-    """Lower Cholesky factor of a symmetric positive-definite ``(d, d)`` matrix, ``O(d^3)``
-    (NaN if it is not positive definite)."""
+    """Lower Cholesky factor of symmetric positive-definite ``(..., d, d)`` matrices,
+    ``O(d^3)`` each (NaN if one is not positive definite)."""
     return jax.lax.platform_dependent(
-        symmetrize(matrix), cpu=_cholesky_columns, default=jnp.linalg.cholesky
+        symmetrize(matrix),
+        cpu=jnp.vectorize(_cholesky_columns, signature="(d,d)->(d,d)"),
+        default=jnp.linalg.cholesky,
     )
+
+
+def _check_factor(chol: Array) -> None:
+    if chol.ndim != 2:
+        raise ValueError(f"chol has shape {chol.shape}: expected one (d, d) factor (vmap a batch)")
 
 
 def cho_solve(chol: Array, rhs: Array) -> Array:
     """``A^{-1} rhs`` from the ``(d, d)`` lower factor ``L`` of ``A`` (two triangular solves,
     ``O(d^2)`` per right-hand side column).  ``rhs`` is ``(d,)`` or ``(d, n)``."""
+    _check_factor(chol)
     return jax.lax.platform_dependent(
         chol,
         rhs,
@@ -159,6 +167,7 @@ def cho_solve(chol: Array, rhs: Array) -> Array:
 def inverse_transpose_solve(chol: Array, z: Array) -> Array:
     """``L^{-T} z`` (one triangular solve, ``O(d^2)``): if ``z ~ N(0, I)`` then
     ``L^{-T} z ~ N(0, (L L^T)^{-1})``, a Gaussian draw with covariance ``A^{-1}``."""
+    _check_factor(chol)
     return jax.lax.platform_dependent(
         chol,
         z,

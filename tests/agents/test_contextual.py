@@ -187,6 +187,10 @@ def test_cholesky_and_solves_match_numpy_without_lapack(dim):
     np.testing.assert_allclose(draw, np.linalg.solve(l64.T, rhs[:, 0]), rtol=1e-3, atol=1e-3)
     indefinite = a - 2.0 * np.eye(dim, dtype=np.float32) * np.abs(a).max()
     assert np.isnan(np.asarray(program(indefinite, rhs)[0])).any()
+    batch = jax.jit(cholesky)(np.stack([a, 2.0 * a]))
+    np.testing.assert_allclose(batch[1], np.sqrt(2.0) * np.asarray(chol), rtol=1e-5, atol=1e-6)
+    with pytest.raises(ValueError, match=r"expected one \(d, d\) factor"):
+        cho_solve(batch, rhs)
 
 
 # --------------------------------------------------------------------------- LinUCB
