@@ -7,17 +7,23 @@ directory holds, per recorded step, the mean over seeds of every metric the envi
 logs (``reward``, ``regret``, ``optimal``, ``loss``, ``param_error`` ...) and the mean
 cumulative regret.  A curve keeps at most :data:`MAX_VALUES` values (block means over
 longer strides), so a 10⁷-step run stays a small file; a point whose every seed diverged
-stops its curve there (non-finite values are left out).  A resumed run reopens the writers
-with ``purge_step`` at the step it resumes from, so no value appears twice.
+stops its curve there (non-finite values are left out).  A resumed run opens a new event
+file that starts with a session START at the step it resumes from (TensorBoard's purge
+rule), so no value appears twice.
 
-Event files are written with tensorboardX, which needs neither TensorFlow nor PyTorch.
+Events are written synchronously with tensorboardX's :class:`EventsWriter` (which needs
+neither TensorFlow nor PyTorch): once a chunk's curves are flushed they are on disk, before
+its checkpoint.  (``SummaryWriter.flush`` does not wait for the events still queued for its
+writer thread, and two of its files opened in the same second get the same name.)
 """
 
 from __future__ import annotations
 
 import re
+import time
 import warnings
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
@@ -30,15 +36,54 @@ FOLDER = "tensorboard"
 
 
 def require_tensorboardx() -> Any:
-    """The ``tensorboardX`` module, or a ConfigError saying how to install it."""
+    """tensorboardX's event-file parts (``EventsWriter``, ``Event``, ``SessionLog``,
+    ``scalar``), or a ConfigError saying how to install it."""
     try:
-        import tensorboardX
+        import tensorboardX  # noqa: F401  (the install check)
     except ImportError:
         raise ConfigError(
             "tensorboard: needs the optional package tensorboardX; "
             "install it with: pip install 'driftsim[tracking]'"
         ) from None
-    return tensorboardX
+    from tensorboardX.event_file_writer import EventsWriter
+    from tensorboardX.proto.event_pb2 import Event, SessionLog
+    from tensorboardX.summary import scalar
+
+    return SimpleNamespace(
+        EventsWriter=EventsWriter, Event=Event, SessionLog=SessionLog, scalar=scalar
+    )
+
+
+class EventFile:
+    """One event file of one run directory, written synchronously.
+
+    The file is new (a name no earlier file of the directory has: TensorBoard reads a
+    directory's files in name order, and the timestamp in the name has one-second
+    resolution, so a sequence number follows it); with ``purge_step`` it starts with a
+    session START there, which makes TensorBoard discard the values of earlier files at
+    steps ``>= purge_step``.
+    """
+
+    def __init__(self, parts: Any, logdir: Path, purge_step: int | None):
+        logdir.mkdir(parents=True, exist_ok=True)
+        sequence = len(list(logdir.glob("events.out.tfevents.*")))
+        self.parts = parts
+        self.writer = parts.EventsWriter(str(logdir / "events"), f".{sequence:04d}")
+        if purge_step is not None:
+            start = parts.SessionLog(status=parts.SessionLog.START)
+            self.writer.write_event(
+                parts.Event(wall_time=time.time(), step=purge_step, session_log=start)
+            )
+
+    def add_scalar(self, tag: str, value: float, step: int) -> None:
+        summary = self.parts.scalar(tag, value)
+        self.writer.write_event(self.parts.Event(wall_time=time.time(), step=step, summary=summary))
+
+    def flush(self) -> None:
+        self.writer.flush()
+
+    def close(self) -> None:
+        self.writer.close()
 
 
 def point_name(point: dict[str, Any]) -> str:
@@ -53,7 +98,7 @@ class TensorBoardTracker:
     """Writes the curves of one experiment, group by group, chunk by chunk."""
 
     def __init__(self, out_dir: str | Path, num_steps: int, record_every: int):
-        self.module = require_tensorboardx()
+        self.parts = require_tensorboardx()
         self.folder = Path(out_dir) / FOLDER
         num_recorded = num_steps // record_every
         #: recorded values per written value
@@ -65,8 +110,8 @@ class TensorBoardTracker:
         key = (label, point_index)
         if key not in self.writers:
             logdir = self.folder / point_name({"agent": label}) / point_name(point)
-            self.writers[key] = self.module.SummaryWriter(
-                str(logdir), purge_step=purge_step + 1 if purge_step else None, flush_secs=30
+            self.writers[key] = EventFile(
+                self.parts, logdir, purge_step + 1 if purge_step else None
             )
         return self.writers[key]
 
@@ -112,8 +157,8 @@ class TensorBoardTracker:
         self.writers.clear()
 
 
-def _add_finite(writer: Any, tag: str, value: float, step: int) -> None:
+def _add_finite(writer: EventFile, tag: str, value: float, step: int) -> None:
     """One scalar; a non-finite one (every seed of the point diverged) is left out, so the
     curve stops there instead of drawing NaN."""
     if np.isfinite(value):
-        writer.add_scalar(tag, float(value), step)
+        writer.add_scalar(tag, float(value), int(step))

@@ -3,6 +3,7 @@ rewrites the steps after its checkpoint instead of showing them twice."""
 
 import struct
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -38,8 +39,19 @@ def read_scalars(run_dir: Path) -> dict[str, dict[int, float]]:
     return scalars
 
 
+def same_second_file_names(monkeypatch):
+    """Event files are named by the second they are opened in: freeze that clock, as if
+    the resume came within the same second as the interrupted run."""
+    import tensorboardX.event_file_writer as event_file_writer
+
+    monkeypatch.setattr(event_file_writer, "time", SimpleNamespace(time=lambda: 1.8e9))
+
+
 def test_curves_are_the_seed_means_and_survive_a_resume(tmp_path, monkeypatch):
+    """Killed after the 2nd chunk's curves are flushed, before its checkpoint: the resume
+    rewrites steps 11-40 in a new file (same-second names included) and loses none."""
     reference = run(SWEPT, figures=False)["greedy"]
+    same_second_file_names(monkeypatch)
     out = tmp_path / "interrupted"
     saves = []
     original_save = checkpoint.GroupCheckpoint.save
@@ -54,7 +66,9 @@ def test_curves_are_the_seed_means_and_survive_a_resume(tmp_path, monkeypatch):
     with pytest.raises(KeyboardInterrupt):
         run(SWEPT, out=out, figures=False, tensorboard=True)
     monkeypatch.undo()
+    same_second_file_names(monkeypatch)
     run(None, out=out, resume=True, figures=False, tensorboard=True)
+    assert len(list((out / "tensorboard" / "agent=greedy").glob("*/events.out.*"))) == 4
 
     for index, name in enumerate(["agent.epsilon=0.0", "agent.epsilon=0.3"]):
         curves = read_scalars(out / "tensorboard" / "agent=greedy" / name)
