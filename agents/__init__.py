@@ -4,8 +4,9 @@
 your own; ``agents.wrap(agent, wrapper_name, **static)`` applies a registered wrapper.
 """
 
-from agents import classic, contextual, neural, nonstationary, ogd, wrappers
-from agents.types import Agent, Transition
+from agents import classic, contextual, fit, neural, nonstationary, ogd, wrappers
+from agents.fit import check_fits, misfits
+from agents.types import Agent, Needs, Transition
 from simulator.registry import Registry
 
 REGISTRY = Registry("agent")
@@ -29,8 +30,12 @@ __all__ = [
     "REGISTRY",
     "WRAPPERS",
     "Agent",
+    "Needs",
     "Transition",
+    "check_fits",
+    "fit",
     "make",
+    "misfits",
     "names",
     "register",
     "register_wrapper",

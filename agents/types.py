@@ -19,9 +19,54 @@ from typing import Any, NamedTuple
 
 import jax
 
+from simulator import capabilities
 from simulator.types import Context, Oracle
 
 Array = jax.Array
+
+
+@dataclasses.dataclass(frozen=True)
+class Needs:
+    """What an agent needs from an environment: without it the agent's update is undefined
+    (not an assumption behind a regret bound: UCB on Gaussian rewards is accepted).
+
+    Declared by the built agent (static options change it: ``linucb(mode="shared")`` needs
+    arm features); :func:`agents.fit.misfits` compares it with an
+    :class:`~simulator.types.EnvSpec`.
+
+    Attributes:
+      action: what ``act`` returns: ``"arm"`` (int32 index), ``"slate"`` or
+        ``"prediction"`` (float32); it must be the action the environment expects.
+      num_arms: the number of arms the agent was built for (0: any); must equal the
+        environment's.
+      feedback: ``"bandit"`` (learns from the reward of its action) or ``"label"`` (needs
+        the revealed label of a full-information stream).
+      reward_range: ``(low, high)`` that every reward must lie in (Beta counts and
+        Bernoulli KL need ``(0, 1)``), or None (any real reward).
+      context_dim: the width of ``Context.features`` the agent reads (0: reads none); the
+        environment's must be equal.
+      arm_dim: likewise for ``Context.arm_features``.
+      features: ``"none"``, ``"context"`` (needs ``context_dim >= 1``), ``"arm"`` (needs
+        ``arm_dim >= 1``) or ``"any"`` (either): a model with no input is undefined.
+      num_users, num_items: the id spaces the agent embeds (0: none); the environment's
+        must be equal (``two_tower``).
+    """
+
+    action: str = capabilities.ARM
+    num_arms: int = 0
+    feedback: str = capabilities.BANDIT
+    reward_range: tuple[float, float] | None = None
+    context_dim: int = 0
+    arm_dim: int = 0
+    features: str = "none"
+    num_users: int = 0
+    num_items: int = 0
+
+    def as_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+FEATURE_NEEDS = ("none", "context", "arm", "any")
 
 
 class Transition(NamedTuple):
@@ -58,6 +103,13 @@ class Agent:
         ``oracle.true_param``; when given (and the shapes agree) the runner logs the
         tracking error ``param_error = ||estimate - true_param||`` of the estimate used to
         act, against the parameter that generated the reward.
+      action_probabilities: optional ``(state, context, hparams) -> (num_arms,)``, the
+        exact distribution of ``act`` (the off-policy code uses it for propensities and
+        target policies; without it they estimate it by Monte Carlo).
+      needs: what the agent needs from an environment (:class:`Needs`).
+      estimate_link: the model of ``estimate``: ``"identity"`` (a linear reward model)
+        or ``"logit"`` (a logistic one); compared with the environment's
+        ``EnvSpec.param_link`` before ``param_error`` is logged.
     """
 
     name: str
@@ -68,3 +120,5 @@ class Agent:
     static: dict[str, Any] = dataclasses.field(default_factory=dict)
     estimate: Callable[[Any], Array] | None = None
     action_probabilities: Callable[[Any, Context, Any], Array] | None = None
+    needs: Needs = Needs()
+    estimate_link: str = "identity"

@@ -19,11 +19,13 @@ baselines read the oracle, never a learning agent.
 from __future__ import annotations
 
 import dataclasses
+import math
 from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
 
+from simulator import capabilities
 from simulator.params import ConfigError
 
 Array = jax.Array
@@ -102,14 +104,31 @@ class StepLog(NamedTuple):
 
 
 class EnvSpec(NamedTuple):
-    """Static shapes an agent factory needs: filled in automatically by experiments.
+    """What an environment offers: the shapes an agent factory needs (filled in by
+    experiments) and the capabilities the compatibility check reads (see
+    :mod:`simulator.capabilities` and :func:`agents.fit.misfits`).
+
+    Declared by the built instance (``env.spec``): a static option may change it (e.g.
+    ``drifting_users`` has fixed arms only when it shows the whole catalog).
 
     Attributes:
       num_arms: candidates per round.
-      context_dim: length of ``Context.features``.
-      arm_dim: width of ``Context.arm_features``.
+      context_dim: length of ``Context.features`` (0: no shared context).
+      arm_dim: width of ``Context.arm_features`` (0: no arm features).
       num_users: size of the user id space of ``Context.user_id`` (0: no user ids).
       num_items: size of the catalog id space of ``Context.item_ids`` (0: no item ids).
+      action: the action ``step`` expects: ``"arm"`` (int32 index), ``"slate"``
+        (``slate_size`` distinct arms) or ``"prediction"`` (float32 real number).
+      slate_size: arms per action (1 unless the action is a slate).
+      feedback: ``"bandit"`` (the reward of the action) or ``"label"`` (full
+        information: ``TimeStep.label`` is revealed too).
+      reward: the :class:`~simulator.capabilities.RewardRange` of ``TimeStep.reward``.
+      fixed_arms: arm ``a`` is the same action every round (K-armed bandits, a catalog
+        shown whole), so the best fixed arm in hindsight is defined.
+      feature_bound: a bound ``L`` on the Euclidean norm of every candidate's features
+        (``inf`` where unknown).
+      param_link: how ``Oracle.true_param`` relates to the reward: ``"identity"``,
+        ``"logit"``, ``"latent"`` or ``"none"`` (see :mod:`simulator.capabilities`).
     """
 
     num_arms: int
@@ -117,6 +136,37 @@ class EnvSpec(NamedTuple):
     arm_dim: int
     num_users: int = 0
     num_items: int = 0
+    action: str = capabilities.ARM
+    slate_size: int = 1
+    feedback: str = capabilities.BANDIT
+    reward: capabilities.RewardRange = capabilities.RewardRange()
+    fixed_arms: bool = False
+    feature_bound: float = math.inf
+    param_link: str = "none"
+
+    @property
+    def has_context(self) -> bool:
+        return self.context_dim > 0
+
+    @property
+    def has_arm_features(self) -> bool:
+        return self.arm_dim > 0
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-safe, for ``config.json`` (statistics of a finished folder read it)."""
+        out = self._asdict()
+        out["reward"] = self.reward.as_dict()
+        out["feature_bound"] = None if math.isinf(self.feature_bound) else self.feature_bound
+        return out
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> EnvSpec:
+        """The inverse of :meth:`as_dict` (unknown keys are ignored)."""
+        values = {k: v for k, v in data.items() if k in cls._fields}
+        values["reward"] = capabilities.RewardRange.from_dict(values.get("reward") or {})
+        bound = values.get("feature_bound")
+        values["feature_bound"] = math.inf if bound is None else float(bound)
+        return cls(**values)
 
 
 def empty_context(num_arms: int) -> Context:
