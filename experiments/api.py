@@ -6,6 +6,7 @@ import contextlib
 import importlib.metadata
 import platform
 import subprocess
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -199,11 +200,34 @@ def run(
     config["devices"] = [str(d) for d in jax.devices()]
     config["processes"] = jax.process_count()
     config["baseline"] = baseline or labels[0]
+    config["capabilities"] = capabilities_record(plans)
     results = Results(config, agent_results)
     if out is not None and is_main_process():
         save(results, out, figures=figures)
         checkpoint.remove()
     return results
+
+
+def capabilities_record(plans) -> dict[str, Any]:
+    """The resolved capabilities, for ``config.json``: the environment's spec (of each
+    agent's first compile group: a static sweep may change it) and each agent's declared
+    needs and what it provides, so that statistics and figures of a finished folder never
+    rebuild the environment or the agents (a plugin need not be installed to plot)."""
+    first = plans[0].groups[0]
+    return {
+        "env": first.env.spec.as_dict(),
+        "agents": {
+            p.label: {
+                "name": p.groups[0].agent.name,
+                "needs": p.groups[0].agent.needs.as_dict(),
+                "estimate_link": p.groups[0].agent.estimate_link
+                if p.groups[0].agent.estimate is not None
+                else None,
+                "exact_probabilities": p.groups[0].agent.action_probabilities is not None,
+            }
+            for p in plans
+        },
+    }
 
 
 def _run_plans(
@@ -213,9 +237,12 @@ def _run_plans(
     agent_results: dict[str, AgentResults] = {}
     for agent_index, agent_plan in enumerate(plans):
         metrics: dict[str, np.ndarray] = {}
+        num_points = len(agent_plan.points)
+        invalid = np.zeros((num_points, experiment.num_seeds), np.int32)
+        first_invalid = np.zeros((num_points, experiment.num_seeds), np.int32)
         for group_index, group in enumerate(agent_plan.groups):
             group_checkpoint = checkpoint.group(agent_index, group_index) if checkpoint else None
-            group_metrics = run_group(
+            output = run_group(
                 group,
                 keys,
                 experiment.num_seeds,
@@ -227,12 +254,17 @@ def _run_plans(
                 group_checkpoint,
                 _tracking_hook(tracker, agent_plan, group),
             )
-            for name, value in group_metrics.items():
+            invalid[group.indices] = output.invalid_actions
+            first_invalid[group.indices] = output.first_invalid_action
+            for name, value in output.metrics.items():
                 if name not in metrics:
                     shape = (len(agent_plan.points),) + value.shape[1:]
                     metrics[name] = np.full(shape, np.nan, np.float32)
                 metrics[name][group.indices] = value
         diverged = mark_diverged(metrics)
+        report_invalid_actions(agent_plan.label, invalid, first_invalid)
+        for name, value in metrics.items():  # a run that left the action space is left out
+            metrics[name] = np.where(invalid[..., None] > 0, np.nan, value).astype(np.float32)
         steps = np.arange(record_every, experiment.num_steps + 1, record_every)
         agent_results[agent_plan.label] = AgentResults(
             agent_plan.label,
@@ -242,8 +274,29 @@ def _run_plans(
             agent_plan.grid,
             steps,
             record_every,
+            invalid_actions=invalid,
         )
     return agent_results
+
+
+def report_invalid_actions(label: str, invalid: np.ndarray, first: np.ndarray) -> None:
+    """Warn (``InvalidActionWarning``) when any run of agent ``label`` acted outside the
+    action space, naming the number of runs and the first bad value of the first one."""
+    bad = np.argwhere(invalid > 0)
+    if not len(bad):
+        return
+    point, seed = (int(i) for i in bad[0])
+    warnings.warn(
+        f"agents.{label}: {len(bad)} run(s) took actions outside the action space "
+        f"({int(invalid.sum())} in all); the first, at point {point} seed {seed}, was "
+        f"{int(first[point, seed])}. Their metrics are left out (NaN) like a diverged run's.",
+        InvalidActionWarning,
+        stacklevel=3,
+    )
+
+
+class InvalidActionWarning(RuntimeWarning):
+    """An agent acted outside its environment's action space (see :func:`run`)."""
 
 
 def _tracking_hook(tracker: TensorBoardTracker | None, agent_plan: Any, group: Any):

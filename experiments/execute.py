@@ -17,7 +17,7 @@ import math
 import sys
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -305,6 +305,21 @@ def padded_seed_keys(seed: int, num_seeds: int) -> tuple[jax.Array, int]:
     return global_array(seed_keys(seed, count), sharding), count
 
 
+class GroupOutput(NamedTuple):
+    """What one compile group's runs produced.
+
+    Attributes:
+      metrics: ``{name: (points, seeds, recorded)}``.
+      invalid_actions: ``(points, seeds)`` int32, actions outside the action space per run
+        (zeros where the environment expects no arm index).
+      first_invalid_action: ``(points, seeds)`` int32, the first such action (0 if none).
+    """
+
+    metrics: dict[str, np.ndarray]
+    invalid_actions: np.ndarray
+    first_invalid_action: np.ndarray
+
+
 def run_group(
     group: PointGroup,
     keys: jax.Array,
@@ -316,8 +331,9 @@ def run_group(
     label: str,
     checkpoint: Any = None,
     on_chunk: Callable[[int, dict[str, np.ndarray]], None] | None = None,
-) -> dict[str, np.ndarray]:
-    """Run one compile group to the horizon; returns metric arrays (points, seeds, recorded).
+) -> GroupOutput:
+    """Run one compile group to the horizon: metric arrays (points, seeds, recorded) and
+    each run's invalid actions (:class:`GroupOutput`).
 
     ``checkpoint`` (optional) has ``load(treedef_like) -> (t_done, carry, logs) | None`` and
     ``save(t_done, carry, logs)``; a run resumed from it gives the same numbers.
@@ -352,7 +368,12 @@ def run_group(
         if checkpoint is not None:
             checkpoint.save(t_done, carry, logs)
         progress.tick(label, steps, num_points * num_seeds)
-    return _concatenate(logs)
+    check = carry.action_check
+    if check is None:
+        zeros = np.zeros((num_points, num_seeds), np.int32)
+        return GroupOutput(_concatenate(logs), zeros, zeros)
+    count, first = (to_host(x)[:, :num_seeds] for x in (check.count, check.first))
+    return GroupOutput(_concatenate(logs), count, first)
 
 
 def _concatenate(logs: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:

@@ -17,6 +17,7 @@ import numpy as np
 
 import agents as agent_registry
 import simulator
+from agents.fit import check_fits, misfits
 from agents.types import Agent
 from experiments.schema import AgentConfig, Experiment
 from simulator.params import ConfigError, check, fields, replace_path
@@ -125,8 +126,11 @@ def _default_agent(config: AgentConfig) -> Agent:
         return agent_registry.make(config.name)
 
 
-def build_agent(config: AgentConfig, env: Environment, values: dict[str, Any]) -> tuple[Agent, Any]:
-    """The wrapped agent and its hparams for one point, every value validated."""
+def build_agent(
+    config: AgentConfig, env: Environment, values: dict[str, Any], env_name: str | None = None
+) -> tuple[Agent, Any]:
+    """The wrapped agent and its hparams for one point, every value validated, and checked
+    to fit the environment (its declared needs against ``env.spec``)."""
     prefix = f"agents.{config.label}"
     static_names = agent_registry.REGISTRY.static_fields(config.name)
     static: dict[str, Any] = {}
@@ -169,11 +173,35 @@ def build_agent(config: AgentConfig, env: Environment, values: dict[str, Any]) -
             if field in wanted and field not in options:
                 options[field] = spec[field]
         agent = agent_registry.wrap(agent, wrapper["name"], **options)
+    if misfits(env.spec, agent):
+        env_name = env_name or type(env).__name__
+        fitting = agents_that_fit(env)
+        hint = f"agents that fit {env_name}: {', '.join(fitting)}" if fitting else ""
+        check_fits(env, agent, config.label, env_name, hint)
     hparams = agent.default_hparams()
     check(hparams, prefix)
     for key, value in traced.items():
         hparams = replace_path(hparams, key.split("."), _param_value(value), prefix)
     return agent, hparams
+
+
+def agents_that_fit(env: Environment, limit: int = 4) -> list[str]:
+    """Up to ``limit`` registered agents that fit ``env`` when built with its shapes (for
+    the hint of a refusal; plain Python, nothing is traced)."""
+    spec = env.spec._asdict()
+    fitting = []
+    for name in agent_registry.names():
+        wanted = agent_registry.REGISTRY.static_fields(name)
+        static = {f: spec[f] for f in (*SPEC_FIELDS, *ID_FIELDS) if f in wanted}
+        try:
+            agent = agent_registry.make(name, **static)
+        except ConfigError:
+            continue
+        if not misfits(env.spec, agent):
+            fitting.append(name)
+        if len(fitting) == limit:
+            break
+    return fitting
 
 
 def _fill_ids(
@@ -304,7 +332,7 @@ def plan_agent(experiment: Experiment, config: AgentConfig) -> AgentPlan:
         agent_values.update(
             {k[6:]: v for k, v in first.items() if k in static_keys and k.startswith("agent.")}
         )
-        agent, hparams = build_agent(config, env, agent_values)
+        agent, hparams = build_agent(config, env, agent_values, experiment.env.name)
         traced_keys = sorted({k for i in indices for k in points[i]} - static_keys)
         traced: dict[str, np.ndarray] = {}
         for key in traced_keys:

@@ -5,7 +5,8 @@ A results folder holds:
 - ``config.json``: the resolved experiment (reruns as it is), ``format_version``, package
   versions, git revision, which steps each stored value stands for, ``"complete": true``;
 - ``metrics.npz``: arrays named ``LABEL/METRIC`` with axes (point, seed, step) and
-  ``LABEL/diverged`` (point, seed), plus ``steps``; loads without pickle;
+  ``LABEL/diverged`` and ``LABEL/invalid_actions`` (point, seed), plus ``steps``; loads
+  without pickle;
 - ``summary.csv``: one row per agent and point;
 - ``paired.csv`` (two agents or more): per agent and point, the paired difference of final
   regret against the baseline agent (``config["baseline"]``, by default the first agent),
@@ -51,16 +52,23 @@ class AgentResults:
       metrics: ``{name: array}``; each is also an attribute (``reward``, ``regret``,
         ``optimal``, and environment-specific ones such as ``loss``).
       diverged: bool (points, seeds): runs that produced NaN/inf; their metrics are NaN.
+      invalid_actions: int32 (points, seeds): actions outside the environment's action
+        space per run (such runs' metrics are NaN too); zeros when none.
       points: one dict per point, keys the swept fields (``agent.epsilon``, ``env.noise``).
       grid: for grid sweeps, ``{key: values}`` (points are the row-major product).
       steps: ``(num_recorded,)`` the number of steps done at each stored value.
       record_every: each stored value is the mean over this many consecutive steps.
     """
 
-    def __init__(self, label, metrics, diverged, points, grid, steps, record_every):
+    def __init__(
+        self, label, metrics, diverged, points, grid, steps, record_every, invalid_actions=None
+    ):
         self.label = label
         self.metrics = dict(metrics)
         self.diverged = diverged
+        if invalid_actions is None:
+            invalid_actions = np.zeros(np.shape(diverged), np.int32)
+        self.invalid_actions = np.asarray(invalid_actions, np.int32)
         self.points = points
         self.grid = grid
         self.steps = steps
@@ -192,6 +200,7 @@ def save(results: Results, out_dir: str | Path, figures: bool = True) -> Path:
         for name, value in agent.metrics.items():
             arrays[f"{agent.label}/{name}"] = np.asarray(value)
         arrays[f"{agent.label}/diverged"] = np.asarray(agent.diverged, bool)
+        arrays[f"{agent.label}/invalid_actions"] = agent.invalid_actions
     atomic_write_npz(out / "metrics.npz", arrays)
     atomic_write_bytes(out / "summary.csv", csv_text(results.summary).encode())
     if len(results.agents) > 1:
@@ -258,6 +267,7 @@ def load(path: str | Path) -> Results:
         prefix = f"{label}/"
         metrics = {k[len(prefix) :]: v for k, v in arrays.items() if k.startswith(prefix)}
         diverged = metrics.pop("diverged")
+        invalid = metrics.pop("invalid_actions", None)  # absent in older folders
         agent_results[label] = AgentResults(
             label,
             metrics,
@@ -266,5 +276,6 @@ def load(path: str | Path) -> Results:
             config["agent_grids"].get(label),
             steps,
             record_every,
+            invalid_actions=invalid,
         )
     return Results(config, agent_results, path)

@@ -7,7 +7,7 @@ arrays).  Long runs are cut into chunks by :func:`init_carry` and :func:`advance
 
 Metrics added to the environment's log (its NamedTuple extended by :func:`extend_log`):
 
-* ``hindsight_regret`` -- where the environment declares ``fixed_arms`` (arm ``a`` is the
+* ``hindsight_regret`` -- where the environment's spec declares ``fixed_arms`` (arm ``a`` is the
   same action every round: K-armed bandits, a catalog shown whole) and the run asks for it
   (``hindsight=True`` in :func:`make_run` / :func:`init_carry`; the experiment executor
   does): the per-step increment of the regret against the best *fixed* arm in hindsight.
@@ -22,12 +22,20 @@ Metrics added to the environment's log (its NamedTuple extended by :func:`extend
   kept as an unevaluated float32 pair ``hi + lo`` (compensated summation), so the curve
   stays exact over millions of steps without float64.
 * ``param_error`` -- when the agent has an ``estimate`` in the layout of
-  ``oracle.true_param`` (same shape) and of the same model: the environment's
-  ``param_link`` (``"identity"``: reward linear in the features, ``"logit"``: a logistic
-  click, ``"latent"``: a hidden preference no agent estimates, never compared; absent:
-  compare on shape only) must match the agent's (``"logit"`` when its static ``loss`` is
-  ``"logistic"``, else ``"identity"``).  ``param_error = ||estimate - true_param||`` of the
-  estimate the agent acts with, against the parameter behind the reward.
+  ``oracle.true_param`` (same shape) and of the same model: the environment's declared
+  ``EnvSpec.param_link`` (``"identity"``: reward linear in the features, ``"logit"``: a
+  logistic click; ``"latent"`` (a hidden preference no agent estimates) and ``"none"`` are
+  never compared) must be the agent's declared ``estimate_link``.
+  ``param_error = ||estimate - true_param||`` of the estimate the agent acts with, against
+  the parameter behind the reward.
+
+Actions are checked.  Where the environment expects one arm index, the action's shape and
+dtype are checked when the step is traced (a ConfigError naming the agent), and every run
+counts the actions outside ``[0, num_arms)`` in its carry (:class:`ActionCheck`: a count
+and the first bad value, no per-step metric; a compare and two selects per step), so that
+``experiments.run`` reports such runs instead of letting the environment's clamped
+indexing hide them.  :func:`make_run` checks that the agent fits the environment
+(:func:`agents.fit.check_fits`) before tracing.
 
 Randomness.  A run key splits into an environment key and an agent key.  The key of step
 ``t`` is ``fold_in(key, t)``: it depends on the step index only, never on how the horizon
@@ -50,8 +58,11 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 
+from agents.fit import check_fits
 from agents.types import Agent, Transition
 from experiments import threefry
+from simulator import capabilities
+from simulator.params import ConfigError
 from simulator.types import Environment, TimeStep
 
 threefry.use_default()
@@ -76,16 +87,28 @@ def empty_totals(num_arms: int) -> ArmTotals:
     )
 
 
+class ActionCheck(NamedTuple):
+    """Invalid actions of one run so far: ``count`` (int32) actions outside the
+    environment's action space, and ``first`` (int32) the first such value (0 while
+    ``count == 0``)."""
+
+    count: jax.Array
+    first: jax.Array
+
+
 class Carry(NamedTuple):
     """Everything that flows from one step to the next (a stable scan carry).
 
-    ``arm_totals`` is an :class:`ArmTotals` for the hindsight regret, or None (not tracked).
+    ``arm_totals`` is an :class:`ArmTotals` for the hindsight regret, or None (not tracked);
+    ``action_check`` an :class:`ActionCheck` where the environment expects an arm index,
+    else None.
     """
 
     env_state: Any
     agent_state: Any
     timestep: TimeStep
     arm_totals: Any = None
+    action_check: Any = None
 
 
 class RunKeys(NamedTuple):
@@ -104,26 +127,25 @@ def split_run_key(key: jax.Array) -> RunKeys:
 RESET_INDEX = 0xFFFFFFFF  # fold-in index of the reset / init keys, never a step index
 
 
-def fixed_arms(env: Environment) -> bool:
-    """Whether arm ``a`` is the same action in every round (``env.fixed_arms``, default
-    False), so that the best fixed arm in hindsight is defined."""
-    return bool(getattr(env, "fixed_arms", False))
-
-
 def init_carry(
     env: Environment, agent: Agent, keys: RunKeys, env_params, hparams, hindsight: bool = False
 ) -> Carry:
     """Reset the environment and initialise the agent.
 
     ``hindsight=True`` also starts the running sums of the hindsight regret (when the
-    environment has :func:`fixed_arms`; otherwise it is ignored).
+    environment's spec declares ``fixed_arms``; otherwise it is ignored).
     """
+    spec = env.spec
     env_state, timestep = env.reset(jax.random.fold_in(keys.env, RESET_INDEX), env_params)
     agent_state = agent.init(jax.random.fold_in(keys.agent, RESET_INDEX), hparams)
     arm_totals = None
-    if hindsight and fixed_arms(env):
+    if hindsight and spec.fixed_arms:
         arm_totals = empty_totals(timestep.oracle.expected_reward.shape[0])
-    return Carry(env_state, agent_state, timestep, arm_totals)
+    action_check = None
+    if spec.action == capabilities.ARM:
+        zero = jnp.zeros((), jnp.int32)
+        action_check = ActionCheck(count=zero, first=zero)
+    return Carry(env_state, agent_state, timestep, arm_totals, action_check)
 
 
 def _two_sum(a, b):
@@ -150,19 +172,37 @@ def hindsight_step(totals: ArmTotals, mu: jax.Array, action) -> tuple[ArmTotals,
     return ArmTotals(hi, lo, best_hi, best_lo), (increment - mu[action]).astype(jnp.float32)
 
 
-def estimate_link(agent: Agent) -> str:
-    """The model of an agent's estimate: ``"logit"`` for a logistic loss, else ``"identity"``."""
-    return "logit" if agent.static.get("loss") == "logistic" else "identity"
-
-
 def tracks_param(env: Environment, agent: Agent) -> bool:
     """Whether ``param_error`` may compare ``agent.estimate`` with ``oracle.true_param``
-    (before the shape check): the agent has an estimate and the environment's
-    ``param_link`` (if declared) is the agent's model, never ``"latent"``."""
-    if agent.estimate is None:
-        return False
-    link = getattr(env, "param_link", None)
-    return link is None or link == estimate_link(agent)
+    (before the shape check): the agent has an estimate whose declared ``estimate_link`` is
+    the environment's declared ``param_link`` (never ``"latent"`` or ``"none"``)."""
+    link = env.spec.param_link
+    return (
+        agent.estimate is not None
+        and link not in ("latent", "none")
+        and (link == agent.estimate_link)
+    )
+
+
+def check_action_type(env: Environment, agent: Agent, action) -> None:
+    """ConfigError (at trace time, before any compilation) when an environment that
+    expects one arm index gets anything but an integer scalar."""
+    if env.spec.action != capabilities.ARM:
+        return
+    if jnp.shape(action) != () or not jnp.issubdtype(jnp.result_type(action), jnp.integer):
+        raise ConfigError(
+            f"agent {agent.name!r} returned an action of shape {tuple(jnp.shape(action))} and "
+            f"dtype {jnp.result_type(action)}; {type(env).__name__} expects one int32 arm "
+            f"index in [0, {env.spec.num_arms})"
+        )
+
+
+def count_invalid(check: ActionCheck, action, num_arms: int) -> ActionCheck:
+    """Add ``action`` to the run's :class:`ActionCheck` when it is outside ``[0, num_arms)``."""
+    action = jnp.asarray(action, jnp.int32)
+    bad = (action < 0) | (action >= num_arms)
+    first = jnp.where(bad & (check.count == 0), action, check.first)
+    return ActionCheck(count=check.count + bad.astype(jnp.int32), first=first)
 
 
 def step_once(env: Environment, agent: Agent, carry: Carry, keys: RunKeys, t, env_params, hparams):
@@ -171,6 +211,10 @@ def step_once(env: Environment, agent: Agent, carry: Carry, keys: RunKeys, t, en
     key_act, key_update = jax.random.split(jax.random.fold_in(keys.agent, t))
     timestep = carry.timestep
     action = agent.act(key_act, carry.agent_state, timestep.context, hparams)
+    check_action_type(env, agent, action)
+    action_check = carry.action_check
+    if action_check is not None:
+        action_check = count_invalid(action_check, action, env.spec.num_arms)
     env_state, next_timestep = env.step(key_env_t, carry.env_state, action, env_params)
     transition = Transition(
         context=timestep.context,
@@ -194,7 +238,7 @@ def step_once(env: Environment, agent: Agent, carry: Carry, keys: RunKeys, t, en
     if extra:
         log = extend_log(type(log), tuple(extra))(*log, *extra.values())
     agent_state = agent.update(key_update, carry.agent_state, transition, hparams)
-    return Carry(env_state, agent_state, next_timestep, arm_totals), log
+    return Carry(env_state, agent_state, next_timestep, arm_totals, action_check), log
 
 
 @functools.cache
@@ -254,7 +298,11 @@ def make_run(
     estimate) and, with ``hindsight=True``, ``hindsight_regret`` (environments with fixed
     arms; off by default: it adds ``O(K)`` work per step, about a third more time for a
     10-armed UCB bandit on a CPU).  Not jitted: jit (and vmap) it at the top.
+
+    Raises ConfigError when the agent does not fit the environment (its declared needs
+    against the environment's spec: :func:`agents.fit.check_fits`).
     """
+    check_fits(env, agent)
 
     def run(key, env_params, hparams):
         keys = split_run_key(key)

@@ -448,31 +448,13 @@ def point_keys(results: Any) -> list[str]:
     return list(keys)
 
 
-def _static_value(value: Any) -> Any:
-    return tuple(_static_value(v) for v in value) if isinstance(value, list) else value
-
-
 def reward_kind(config: dict | None) -> str:
-    """``"click"`` when the experiment's environment pays clicks (rewards in {0, 1}: its
-    ``reward_kind`` attribute), else ``"real"`` (also when the environment is unknown here).
-
-    Read from the class of the registered environment, or from the environment built
-    with the config's static fields when its factory is a function.
-    """
-    env = (config or {}).get("env") or {}
-    name = env.get("name")
-    if not isinstance(name, str):
-        return "real"
-    import simulator  # lazy: the rest of this module is numpy only
-
-    if name not in simulator.names():
-        return "real"
-    factory = simulator.REGISTRY.factory(name)
-    if not isinstance(factory, type):
-        allowed = simulator.REGISTRY.static_fields(name)
-        static = {k: _static_value(v) for k, v in env.items() if k in allowed}
-        factory = simulator.make(name, **static)
-    kind = getattr(factory, "reward_kind", "real")
+    """The kind of the experiment's rewards (``"click"``, ``"bounded"`` or ``"real"``), as
+    its environment declared it (``config["capabilities"]["env"]["reward"]``, stored by
+    :func:`experiments.run`); ``"real"`` for a folder written before capabilities were
+    stored.  Never rebuilds the environment."""
+    spec = ((config or {}).get("capabilities") or {}).get("env") or {}
+    kind = (spec.get("reward") or {}).get("kind", "real")
     return kind if isinstance(kind, str) else "real"
 
 

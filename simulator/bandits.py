@@ -15,6 +15,7 @@ import flax.struct
 import jax
 import jax.numpy as jnp
 
+from simulator import capabilities
 from simulator.params import knob
 from simulator.registry import Registry
 from simulator.types import (
@@ -55,11 +56,21 @@ class _ArmedBandit(Environment):
     num_arms: int = 10
     means: tuple[float, ...] | None = None
 
-    fixed_arms = True  # arm a is the same arm every round: regret vs the best fixed arm
-
     @property
     def spec(self) -> EnvSpec:
-        return EnvSpec(num_arms=self.num_arms, context_dim=0, arm_dim=0)
+        # Arm a is the same arm every round (regret vs the best fixed arm is defined), and
+        # true_param is the vector of means: the expected reward of arm a is its entry.
+        return EnvSpec(
+            num_arms=self.num_arms,
+            context_dim=0,
+            arm_dim=0,
+            reward=self._rewards(),
+            fixed_arms=True,
+            param_link="identity",
+        )
+
+    def _rewards(self) -> capabilities.RewardRange:
+        raise NotImplementedError
 
     def _draw_means(self, key: jax.Array, params) -> jax.Array:
         raise NotImplementedError
@@ -97,10 +108,11 @@ class BernoulliBandit(_ArmedBandit):
         env = BernoulliBandit(num_arms=10, means=(0.5,) + (0.4,) * 9)   # Chapelle & Li (2011)
     """
 
-    reward_kind = "click"  # rewards in {0, 1}: the mean reward is a click-through rate
-
     def __post_init__(self):
         _check_arms(self.num_arms, self.means, 0.0, 1.0)
+
+    def _rewards(self):
+        return capabilities.clicks()
 
     def default_params(self) -> BernoulliParams:
         return BernoulliParams()
@@ -132,6 +144,9 @@ class GaussianBandit(_ArmedBandit):
 
     def __post_init__(self):
         _check_arms(self.num_arms, self.means, -float("inf"), float("inf"))
+
+    def _rewards(self):
+        return capabilities.real()
 
     def default_params(self) -> GaussianParams:
         return GaussianParams()

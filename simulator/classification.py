@@ -32,6 +32,7 @@ from simulator.datasets import (
     classification_from_arrays,
     load_classification,
 )
+from simulator import capabilities
 from simulator.params import ConfigError, data_field, knob
 from simulator.registry import Registry
 from simulator.types import Context, Environment, EnvSpec, make_oracle, make_timestep, require
@@ -101,8 +102,6 @@ class ClassificationBandit(Environment):
     num_features: int | None = None
     num_classes: int | None = None
 
-    reward_kind = "click"  # rewards in {0, 1}: the mean reward is the rate of right guesses
-
     def __post_init__(self):
         allowed = (*CLASSIFICATION_DATASETS, ARRAYS)
         require(
@@ -138,7 +137,15 @@ class ClassificationBandit(Environment):
 
     @property
     def spec(self) -> EnvSpec:
-        return EnvSpec(num_arms=self.num_classes, context_dim=self.num_features, arm_dim=0)
+        # Rewards in {0, 1} (the mean reward is the rate of right guesses); arm a is
+        # always "predict class a", so the best fixed arm (the majority class) is defined.
+        return EnvSpec(
+            num_arms=self.num_classes,
+            context_dim=self.num_features,
+            arm_dim=0,
+            reward=capabilities.clicks(),
+            fixed_arms=True,
+        )
 
     def load(self) -> ClassificationData:
         """The dataset (read once per process; ConfigError if its files are missing)."""

@@ -18,6 +18,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from simulator import capabilities
 from simulator import drift as drift_lib
 from simulator.drift import DriftState
 from simulator.params import ConfigError, data_field, knob
@@ -95,9 +96,22 @@ class _Contextual(Environment):
 
     @property
     def spec(self) -> EnvSpec:
-        return EnvSpec(num_arms=self.num_arms, context_dim=0, arm_dim=self.dim)
+        rewards, link = self._reward_model()
+        return EnvSpec(
+            num_arms=self.num_arms,
+            context_dim=0,
+            arm_dim=self.dim,
+            reward=rewards,
+            # fresh candidates lie on the unit sphere; a catalog may be the user's own
+            feature_bound=1.0 if self.num_items == 0 else math.inf,
+            param_link=link,
+        )
 
     # model ---------------------------------------------------------------------------
+    def _reward_model(self) -> tuple[capabilities.RewardRange, str]:
+        """The rewards' range and the link of ``true_param`` (see :class:`EnvSpec`)."""
+        raise NotImplementedError
+
     def _expected(self, arm_features: Array, theta: Array, params) -> Array:
         raise NotImplementedError
 
@@ -192,7 +206,9 @@ class ContextualLinear(_Contextual):
     Cappé (2019).  Cost per round O(K d) (+ O(N) to pick candidates from a catalog).
     """
 
-    param_link = "identity"  # true_param: the reward is linear in the candidate's features
+    def _reward_model(self):
+        # true_param: the reward is linear in the candidate's features
+        return capabilities.real(), "identity"
 
     def default_params(self) -> ContextualLinearParams:
         return ContextualLinearParams(drift=self.drift_process.default_params())
@@ -224,10 +240,10 @@ class ContextualLogistic(_Contextual):
     (2010) for the generalised linear bandit.
     """
 
-    reward_kind = "click"
-    # true_param is a logit parameter: only a logistic model's estimate is comparable (a
-    # ridge regression of clicks fits the linear-probability model, another parameter)
-    param_link = "logit"
+    def _reward_model(self):
+        # true_param is a logit parameter: only a logistic model's estimate is comparable (a
+        # ridge regression of clicks fits the linear-probability model, another parameter)
+        return capabilities.clicks(), "logit"
 
     def default_params(self) -> ContextualLogisticParams:
         return ContextualLogisticParams(drift=self.drift_process.default_params())
@@ -334,8 +350,6 @@ class RussacLinear(Environment):
     num_arms: int = 50
     scenario: str = "abrupt"
 
-    param_link = "identity"  # true_param = theta*_t, the reward is <A_a, theta*_t> + noise
-
     def __post_init__(self):
         require(
             isinstance(self.num_arms, int) and self.num_arms >= 1,
@@ -348,7 +362,15 @@ class RussacLinear(Environment):
 
     @property
     def spec(self) -> EnvSpec:
-        return EnvSpec(num_arms=self.num_arms, context_dim=0, arm_dim=2)
+        # actions in the unit ball; true_param = theta*_t, the reward <A_a, theta*_t> + noise
+        return EnvSpec(
+            num_arms=self.num_arms,
+            context_dim=0,
+            arm_dim=2,
+            reward=capabilities.real(),
+            feature_bound=1.0,
+            param_link="identity",
+        )
 
     def default_params(self) -> RussacParams:
         return RussacParams()

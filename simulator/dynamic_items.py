@@ -10,6 +10,7 @@ import flax.struct
 import jax
 import jax.numpy as jnp
 
+from simulator import capabilities
 from simulator.params import knob
 from simulator.types import Context, Environment, EnvSpec, make_oracle, make_timestep, require
 
@@ -61,8 +62,6 @@ class DynamicItems(Environment):
 
     num_arms: int = 10
 
-    reward_kind = "click"  # (slots are not fixed arms: their items retire)
-
     def __post_init__(self):
         require(
             isinstance(self.num_arms, int) and self.num_arms >= 1,
@@ -71,7 +70,16 @@ class DynamicItems(Environment):
 
     @property
     def spec(self) -> EnvSpec:
-        return EnvSpec(num_arms=self.num_arms, context_dim=0, arm_dim=1)
+        # Slots are not fixed arms (their items retire); the one arm feature is the
+        # "new item" flag in {0, 1}; true_param holds the slots' click rates.
+        return EnvSpec(
+            num_arms=self.num_arms,
+            context_dim=0,
+            arm_dim=1,
+            reward=capabilities.clicks(),
+            feature_bound=1.0,
+            param_link="identity",
+        )
 
     def default_params(self) -> DynamicItemsParams:
         return DynamicItemsParams()

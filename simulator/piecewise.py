@@ -15,6 +15,7 @@ import flax.struct
 import jax
 import jax.numpy as jnp
 
+from simulator import capabilities
 from simulator import drift as drift_lib
 from simulator.drift import Abrupt, DriftState
 from simulator.types import (
@@ -81,9 +82,6 @@ class DriftingBernoulli(Environment):
     drift_options: Any = ()
     bound: str = "reflect"
 
-    fixed_arms = True  # arm a stays arm a while its mean drifts: hindsight regret defined
-    reward_kind = "click"
-
     def __post_init__(self):
         require(
             isinstance(self.num_arms, int) and self.num_arms >= 2,
@@ -107,7 +105,15 @@ class DriftingBernoulli(Environment):
 
     @property
     def spec(self) -> EnvSpec:
-        return EnvSpec(num_arms=self.num_arms, context_dim=0, arm_dim=0)
+        # Arm a stays arm a while its mean drifts: the hindsight regret is defined.
+        return EnvSpec(
+            num_arms=self.num_arms,
+            context_dim=0,
+            arm_dim=0,
+            reward=capabilities.clicks(),
+            fixed_arms=True,
+            param_link="identity",
+        )
 
     def default_params(self) -> DriftingBernoulliParams:
         return DriftingBernoulliParams(drift=self.drift_process.default_params())

@@ -60,6 +60,7 @@ import flax.struct
 import jax
 import jax.numpy as jnp
 
+from simulator import capabilities
 from simulator import drift as drift_module
 from simulator.params import knob
 from simulator.registry import Registry
@@ -183,7 +184,21 @@ class _LinearStream(Environment):
 
     @property
     def spec(self) -> EnvSpec:
-        return EnvSpec(num_arms=1, context_dim=self.context_dim, arm_dim=0)
+        # the action is a real prediction; the label is revealed (full information); the
+        # reward is -loss; true_param = (w*, b*) of the linear predictor
+        return EnvSpec(
+            num_arms=1,
+            context_dim=self.context_dim,
+            arm_dim=0,
+            action=capabilities.PREDICTION,
+            feedback=capabilities.LABEL,
+            reward=capabilities.real(),
+            param_link=self._param_link(),
+        )
+
+    def _param_link(self) -> str:
+        """``"identity"``: ``y`` is linear in ``x``; ``"logit"``: its log-odds are."""
+        raise NotImplementedError
 
     def _params_type(self):
         raise NotImplementedError
@@ -265,6 +280,9 @@ class RegressionStream(_LinearStream):
     def _params_type(self):
         return RegressionParams
 
+    def _param_link(self):
+        return "identity"
+
     def _label_mean(self, truth, params):
         return truth
 
@@ -292,6 +310,9 @@ class ClassificationStream(_LinearStream):
 
     def _params_type(self):
         return ClassificationParams
+
+    def _param_link(self):
+        return "logit"
 
     def _probability(self, truth, params):
         q = params.label_noise
@@ -372,7 +393,16 @@ class SeedExample(Environment):
 
     @property
     def spec(self) -> EnvSpec:
-        return EnvSpec(num_arms=1, context_dim=1, arm_dim=0)
+        return EnvSpec(
+            num_arms=1,
+            context_dim=1,
+            arm_dim=0,
+            action=capabilities.PREDICTION,
+            feedback=capabilities.LABEL,
+            reward=capabilities.real(),
+            feature_bound=float(self.num_points),
+            param_link="identity",
+        )
 
     def default_params(self) -> SeedExampleParams:
         return SeedExampleParams()

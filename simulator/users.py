@@ -15,6 +15,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from simulator import capabilities
 from simulator import drift as drift_lib
 from simulator.drift import DriftState
 from simulator.params import ConfigError, data_field, knob
@@ -139,18 +140,6 @@ class DriftingUsers(Environment):
     drift_options: Any = ()
     catalog_seed: int | None = None
 
-    reward_kind = "click"
-    # true_param is the arriving user's latent preference: the linear agents regress the
-    # click on the observed item features pooled over users, a different parameter (no
-    # param_error is logged rather than a misleading one)
-    param_link = "latent"
-
-    @property
-    def fixed_arms(self) -> bool:
-        """True when the whole catalog is the action set (``K = N``, in catalog order):
-        then arm ``a`` is item ``a`` every round and the best fixed item is defined."""
-        return self.num_candidates == self.num_items
-
     def __post_init__(self):
         for name in ("num_users", "num_items", "num_candidates", "dim"):
             value = getattr(self, name)
@@ -202,6 +191,14 @@ class DriftingUsers(Environment):
             arm_dim=m,
             num_users=self.num_users,
             num_items=self.num_items,
+            reward=capabilities.clicks(),
+            # the whole catalog as the action set (K = N, in catalog order): arm a is item
+            # a every round, so the best fixed item is defined
+            fixed_arms=self.num_candidates == self.num_items,
+            # true_param is the arriving user's latent preference: the linear agents
+            # regress the click on the observed item features pooled over users, a
+            # different parameter (no param_error is logged rather than a misleading one)
+            param_link="latent",
         )
 
     def default_params(self) -> DriftingUsersParams:

@@ -9,6 +9,7 @@ import flax.struct
 import jax
 import jax.numpy as jnp
 
+from simulator import capabilities
 from simulator.params import knob
 from simulator.sampling import unit_disc
 from simulator.types import Context, Environment, EnvSpec, make_oracle, make_timestep
@@ -76,7 +77,15 @@ class Wheel(Environment):
 
     @property
     def spec(self) -> EnvSpec:
-        return EnvSpec(num_arms=NUM_ACTIONS, context_dim=2, arm_dim=0)
+        # contexts in the unit disc; action a is the same action every round
+        return EnvSpec(
+            num_arms=NUM_ACTIONS,
+            context_dim=2,
+            arm_dim=0,
+            reward=capabilities.real(),
+            fixed_arms=True,
+            feature_bound=1.0,
+        )
 
     def default_params(self) -> WheelParams:
         return WheelParams()

@@ -72,10 +72,24 @@ def check_environment(env) -> None:
 
 
 def check_agent(agent_name: str) -> None:
-    """An agent runs in the scan, vmaps over keys and hparams, varies across keys, its
-    state is a stable carry, and it calls no LAPACK kernel on a CPU."""
+    """The registered agent passes :func:`check_agent_on` its ``example_env``."""
     env = example_env(agent_name)
-    agent = agent_for_env(agent_name, env)
+    check_agent_on(env, agent_for_env(agent_name, env))
+
+
+def wrapped_for_env(wrapper: str, agent_name: str, env, **options):
+    """``agent_name`` built for ``env`` inside ``wrapper`` (shapes filled from ``env.spec``)."""
+    wanted = agents.WRAPPERS.static_fields(wrapper)
+    for field, value in env.spec._asdict().items():
+        if field in wanted and field not in options:
+            options[field] = value
+    return agents.wrap(agent_for_env(agent_name, env), wrapper, **options)
+
+
+def check_agent_on(env, agent) -> None:
+    """An agent fits ``env``, runs in the scan, vmaps over keys and hparams, varies across
+    keys, its state is a stable carry, and it calls no LAPACK kernel on a CPU."""
+    agents.check_fits(env, agent)
     env_params = env.default_params()
     hparams = agent.default_hparams()
     simulator.check(hparams, "agent")

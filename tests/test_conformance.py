@@ -4,7 +4,7 @@ import pytest
 
 import agents
 import simulator
-from tests.conformance import check_agent, check_environment
+from tests.conformance import check_agent, check_agent_on, check_environment, wrapped_for_env
 
 
 @pytest.mark.parametrize("name", simulator.names())
@@ -15,3 +15,21 @@ def test_environment_conforms(name):
 @pytest.mark.parametrize("name", agents.names())
 def test_agent_conforms(name):
     check_agent(name)
+
+
+#: Each wrapper around an agent, on an environment that gives it something to do.
+WRAPPED = [
+    ("restart", "ucb", "piecewise_bernoulli", {}),
+    ("fresh_arms", "ucb", "dynamic_items", {}),
+    ("delay", "thompson", "bernoulli", {"every": 3, "delay": 2}),
+]
+
+
+@pytest.mark.parametrize(("wrapper", "agent_name", "env_name", "options"), WRAPPED)
+def test_wrapper_conforms(wrapper, agent_name, env_name, options):
+    env = simulator.make(env_name)
+    check_agent_on(env, wrapped_for_env(wrapper, agent_name, env, **options))
+
+
+def test_every_wrapper_is_in_the_conformance_suite():
+    assert sorted({w for w, *_ in WRAPPED}) == agents.WRAPPERS.names()

@@ -8,6 +8,7 @@ import jax
 import numpy as np
 import pytest
 
+import simulator
 from experiments import stats
 from experiments.runner import empty_totals, hindsight_step
 from tests.experiments.test_stats import FakeAgentResults, FakeResults, bandit_agent
@@ -42,12 +43,18 @@ def test_hindsight_sums_stay_exact_over_a_long_run():
     assert np.abs(np.cumsum(naive.astype(np.float64)) - expected).max() > 0.1
 
 
+def _declared_config(env_name: str) -> dict:
+    """A config.json as experiments.run writes it: the environment's declared spec."""
+    spec = simulator.make(env_name).spec.as_dict()
+    return {"env": {"name": env_name}, "capabilities": {"env": spec, "agents": {}}}
+
+
 def test_final_hindsight_regret_and_ctr_in_the_summary():
     rng = np.random.default_rng(1)
     hindsight = rng.normal(size=(2, 5, 40))
     agent = bandit_agent(rng, 2, 5, 40, record_every=2, extra={"hindsight_regret": hindsight})
     steps = 2 * np.arange(1, 41)
-    clicks = FakeResults({"a": agent}, steps, 2, config={"env": {"name": "bernoulli"}})
+    clicks = FakeResults({"a": agent}, steps, 2, config=_declared_config("bernoulli"))
     rows = stats.summary_rows(clicks, num_resamples=10)
     runs = stats.run_summaries(clicks)["a"]
     final = 2 * hindsight.sum(axis=-1)  # stored values are means over 2 steps
@@ -57,7 +64,8 @@ def test_final_hindsight_regret_and_ctr_in_the_summary():
         assert row["ctr"] == row["avg_reward"] == pytest.approx(agent.reward[i].mean())
     assert list(rows[0]).index("ctr") == list(rows[0]).index("avg_reward") + 1
 
-    for config in ({"env": {"name": "gaussian"}}, {"env": {"name": "testbed"}}, {}):
+    old_folder = {"env": {"name": "bernoulli"}}  # written before capabilities were stored
+    for config in (_declared_config("gaussian"), _declared_config("testbed"), old_folder, {}):
         real = FakeResults({"a": agent}, steps, 2, config=config)
         assert "ctr" not in stats.summary_rows(real, num_resamples=10)[0]
     for name, kind in [
@@ -68,9 +76,8 @@ def test_final_hindsight_regret_and_ctr_in_the_summary():
         ("classification_bandit", "click"),
         ("contextual_linear", "real"),
         ("russac_linear", "real"),
-        ("no_such_env", "real"),
     ]:
-        assert stats.reward_kind({"env": {"name": name}}) == kind, name
+        assert stats.reward_kind(_declared_config(name)) == kind, name
     plain = FakeAgentResults({"regret": hindsight, "reward": hindsight}, [{}, {}])
     no_metric = stats.run_summaries(FakeResults({"a": plain}, np.arange(1, 41)))["a"]
     assert "final_hindsight_regret" not in no_metric and "ctr" not in no_metric
