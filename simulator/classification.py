@@ -25,6 +25,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from simulator import capabilities
 from simulator.datasets import (
     CLASSIFICATION_DATASETS,
     ClassificationData,
@@ -32,7 +33,6 @@ from simulator.datasets import (
     classification_from_arrays,
     load_classification,
 )
-from simulator import capabilities
 from simulator.params import ConfigError, data_field, knob
 from simulator.registry import Registry
 from simulator.types import Context, Environment, EnvSpec, make_oracle, make_timestep, require
