@@ -6,7 +6,7 @@ results["greedy"].reward.mean(axis=(0, 1))      # (steps,)
 results = experiments.load("results/testbed")   # the same object from a results folder
 """
 
-from experiments.api import run
+from experiments.api import InvalidActionWarning, run
 from experiments.results import AgentResults, Results, load
 from experiments.runner import make_run
 from experiments.schema import AgentConfig, EnvConfig, Experiment, SweepConfig, from_dict, load_toml
@@ -18,6 +18,7 @@ __all__ = [
     "ConfigError",
     "EnvConfig",
     "Experiment",
+    "InvalidActionWarning",
     "Results",
     "SweepConfig",
     "from_dict",

@@ -13,7 +13,7 @@ from typing import Any
 import jax
 import numpy as np
 
-from experiments import presets
+from experiments import presets, threefry
 from experiments.checkpoint import Checkpoint
 from experiments.distributed import is_main_process
 from experiments.execute import (
@@ -139,17 +139,47 @@ def run(
       baseline: the agent label that ``paired.csv`` compares every other agent with
         (default: the first agent); see :func:`experiments.stats.paired_rows`.
 
+    Nothing outside the run changes: ``x64`` holds for this run only (``jax.enable_x64``)
+    and driftsim's choice of Threefry lowering (:mod:`experiments.threefry`) applies to the
+    programs compiled here, the previous rule restored on return.
+
     Returns:
       :class:`Results`, the same object :func:`experiments.load` returns; for
       ``kind = "replay"`` or ``"ope"`` experiments an :class:`experiments.offpolicy.Report`.
     """
-    checkpoint = Checkpoint(Path(out)) if out is not None else None
     if resume:
-        if checkpoint is None:
-            raise ConfigError("resume: needs the results folder of the interrupted run")
-        experiment = from_dict(checkpoint.experiment())
+        x64 = _resumed_x64(out)
     else:
         experiment = as_experiment(experiment)
+        x64 = experiment.x64
+    with contextlib.ExitStack() as scope:
+        if x64:
+            scope.enter_context(jax.enable_x64(True))
+        scope.enter_context(threefry.driftsim_lowering())
+        return _run(
+            experiment,
+            out,
+            progress=progress,
+            resume=resume,
+            figures=figures,
+            tensorboard=tensorboard,
+            baseline=baseline,
+        )
+
+
+def _resumed_x64(out) -> bool:
+    """The ``x64`` flag of the interrupted run whose checkpoint is in ``out``."""
+    if out is None:
+        raise ConfigError("resume: needs the results folder of the interrupted run")
+    return bool(Checkpoint(Path(out)).experiment().get("x64", False))
+
+
+def _run(experiment, out, *, progress, resume, figures, tensorboard, baseline) -> Results:
+    """:func:`run` inside its scope."""
+    checkpoint = Checkpoint(Path(out)) if out is not None else None
+    if resume:
+        experiment = from_dict(checkpoint.experiment())
+    else:
         if experiment.kind != "simulate":  # replay / off-policy evaluation on a log
             from experiments import offpolicy
 
@@ -163,8 +193,6 @@ def run(
     labels = [p.label for p in plans]
     if baseline is not None and baseline not in labels:
         raise ConfigError(f"baseline = {baseline!r}: unknown agent label; one of {labels}")
-    if experiment.x64:
-        jax.config.update("jax_enable_x64", True)
 
     num_values = sum(len(p.points) for p in plans) * experiment.num_seeds
     record_every = experiment.record_every or choose_record_every(

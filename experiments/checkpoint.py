@@ -20,8 +20,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from experiments import atomic
 from experiments.distributed import is_main_process, to_host
-from experiments.results import atomic_write_bytes, atomic_write_npz
 from simulator.params import ConfigError
 
 FOLDER = "checkpoint"
@@ -47,7 +47,7 @@ class GroupCheckpoint:
             return
         for name in logs[0]:
             arrays[f"log/{name}"] = np.concatenate([log[name] for log in logs], axis=-1)
-        atomic_write_npz(self.path, arrays)
+        atomic.write_npz(self.path, arrays)
 
     def load(self, like: Any) -> tuple[int, Any, list[dict[str, np.ndarray]]] | None:
         """Restore ``(t_done, carry, logs)`` with ``like``'s tree structure, or None."""
@@ -80,7 +80,7 @@ class Checkpoint:
             return
         self.folder.mkdir(parents=True, exist_ok=True)
         text = json.dumps(experiment_dict, indent=2, default=str) + "\n"
-        atomic_write_bytes(self.folder / "experiment.json", text.encode())
+        atomic.write_bytes(self.folder / "experiment.json", text.encode())
 
     def experiment(self) -> dict:
         path = self.folder / "experiment.json"

@@ -2,9 +2,9 @@
 
     driftsim run [PRESET | FILE.toml] [--seeds N] [--steps T] [--seed S]
                  [--set KEY=VALUE]... [--sweep KEY=SPEC]... [--out DIR] [--resume DIR]
-                 [--baseline LABEL] [--tensorboard]
+                 [--import MODULE]... [--baseline LABEL] [--tensorboard]
                  [--coordinator HOST:PORT --num-processes N --process-id I | --distributed]
-    driftsim list
+    driftsim list [--import MODULE]...
     driftsim plot DIR
     driftsim compare DIR DIR... [--out DIR]
     driftsim bench [--only W1,W2] [--json FILE]
@@ -14,8 +14,12 @@ this one), ``agent.FIELD`` (every agent that has the field), ``agents.LABEL.FIEL
 replay / off-policy experiments (``kind = "replay"`` / ``"ope"``: ``obd-replay``,
 ``obd-ope``, ``ope-check``), ``log.FIELD`` (``log.campaign=men``, ``log.agent.epsilon=0.1``).
 SPEC is a comma list (``0,0.01,0.1``), ``logspace(a,b,n)`` (10^a … 10^b) or
-``linspace(a,b,n)``.  Bad input prints one line naming the key and exits with status 2,
-before anything is compiled.
+``linspace(a,b,n)``.  ``--import MODULE`` imports a module that registers your own
+environments, agents or drift processes before anything is checked (the same as the
+experiment file's ``plugins = [...]``, to which it is added; see
+:mod:`experiments.plugins`).  ``plot`` and ``compare`` read a results folder and need no
+plugin.  Bad input prints one line naming the key and exits with status 2, before
+anything is compiled.
 """
 
 from __future__ import annotations
@@ -161,7 +165,9 @@ def build_experiment(args) -> Any:
     from experiments import presets
     from experiments.api import as_experiment
 
+    imported = _import_modules(args)
     experiment = as_experiment(args.experiment or presets.DEFAULT)
+    experiment.plugins += [m for m in imported if m not in experiment.plugins]
     for text in args.set or []:
         key, value = _split_assignment("--set", text)
         apply_set(experiment, key, parse_value(value))
@@ -183,6 +189,22 @@ def build_experiment(args) -> Any:
     from experiments.schema import from_dict
 
     return from_dict(experiment.to_dict())  # re-validate the edited experiment
+
+
+def _import_modules(args) -> list[str]:
+    """Load the installed ``driftsim.plugins`` entry points, then import the ``--import``
+    modules (ConfigError naming a module that fails); returns their names.
+
+    Plugins (these and an experiment's own) may sit in the current directory, as under
+    ``python -m experiments``: it is appended to ``sys.path``.
+    """
+    from experiments.plugins import discover_entry_points, import_plugins
+
+    cwd = str(Path.cwd())
+    if cwd not in sys.path:
+        sys.path.append(cwd)
+    discover_entry_points()
+    return import_plugins(args.imports or [], where="--import")
 
 
 def _positive_int(text: str) -> int:
@@ -212,7 +234,7 @@ def format_summary(results) -> str:
         point = ", ".join(
             f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}"
             for k, v in row.items()
-            if k.startswith(("env.", "agent."))
+            if k.startswith(("env.", "agent.")) and v is not None  # None: not this agent's
         )
         regret = f"{row['final_regret']:.4g} [{row['final_regret_ci_low']:.4g}, {row['final_regret_ci_high']:.4g}]"
         if row.get("num_diverged"):
@@ -232,7 +254,8 @@ def command_run(args) -> int:
     start = time.perf_counter()
     join_cluster(args)
     options = dict(progress=not args.quiet, tensorboard=args.tensorboard, baseline=args.baseline)
-    if args.resume:
+    if args.resume:  # the folder's experiment imports its own plugins
+        _import_modules(args)
         out = Path(args.resume)
         results = run(None, out=out, resume=True, **options)
     else:
@@ -310,6 +333,7 @@ def preset_line(experiment) -> str:
 
 
 def command_list(args) -> int:
+    _import_modules(args)
     import agents
     import simulator
     from experiments import presets
@@ -386,6 +410,16 @@ def command_bench(args) -> int:
     return bench.main(args)
 
 
+def _add_import_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--import",
+        dest="imports",
+        action="append",
+        metavar="MODULE",
+        help="import a module that registers your own environments or agents (repeatable)",
+    )
+
+
 def make_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="driftsim",
@@ -406,6 +440,7 @@ def make_parser() -> argparse.ArgumentParser:
     run.add_argument("--chunk-size", type=_positive_int, help="steps per compiled chunk")
     run.add_argument("--record-every", type=_positive_int, help="store the mean of every N steps")
     run.add_argument("--x64", action="store_true", help="run in float64")
+    _add_import_option(run)
     run.add_argument("--quiet", action="store_true", help="no progress line")
     run.add_argument(
         "--baseline", metavar="LABEL", help="agent that paired.csv compares with (default: first)"
@@ -421,9 +456,9 @@ def make_parser() -> argparse.ArgumentParser:
         "--distributed", action="store_true", help="read the layout from SLURM / Open MPI"
     )
     run.set_defaults(handler=command_run)
-    sub.add_parser("list", help="environments, agents, wrappers and presets").set_defaults(
-        handler=command_list
-    )
+    listing = sub.add_parser("list", help="environments, agents, wrappers and presets")
+    _add_import_option(listing)
+    listing.set_defaults(handler=command_list)
     plot = sub.add_parser("plot", help="redraw the figures of a results folder")
     plot.add_argument("dir")
     plot.set_defaults(handler=command_plot)

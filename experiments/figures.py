@@ -41,10 +41,8 @@ Example::
 
 from __future__ import annotations
 
-import contextlib
 import os
 import re
-import tempfile
 import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -53,7 +51,7 @@ from typing import Any, NamedTuple
 import matplotlib
 import numpy as np
 
-from experiments import plots, stats
+from experiments import atomic, plots, stats
 from experiments.schema import FIGURES
 from simulator.params import ConfigError
 
@@ -80,8 +78,8 @@ def check_names(names: Sequence[str], key: str = "figures") -> list[str]:
 def save(fig: Any, out_dir: str | os.PathLike, name: str, formats: Sequence[str] = FORMATS):
     """Write ``fig`` as ``out_dir/name.<fmt>`` for each format, atomically.
 
-    Each file is written to a temporary file in ``out_dir`` and moved into place with
-    ``os.replace``; on an error the temporary file is removed and nothing else changes.
+    Each file goes through :mod:`experiments.atomic` (a temporary file moved into place;
+    on an error nothing else changes).
 
     Returns:
       The written paths.
@@ -91,25 +89,18 @@ def save(fig: Any, out_dir: str | os.PathLike, name: str, formats: Sequence[str]
     paths = []
     for fmt in formats:
         path = out_dir / f"{name}.{fmt}"
-        fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=f".{fmt}.tmp", dir=out_dir)
-        try:
-            with os.fdopen(fd, "wb") as f:
-                with matplotlib.rc_context(plots.PAPER_RC):
-                    if fig.get_layout_engine() is not None:
-                        # lay out once at the figure's size, then freeze: a second
-                        # tight-cropped save must not rerun constrained layout on the crop
-                        fig.canvas.draw()
-                        fig.set_layout_engine("none")
-                    metadata = _PDF_METADATA if fmt == "pdf" else None
-                    fig.savefig(f, format=fmt, metadata=metadata)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(tmp)
-            raise
-        paths.append(path)
+
+        def write(handle, fmt=fmt):
+            with matplotlib.rc_context(plots.PAPER_RC):
+                if fig.get_layout_engine() is not None:
+                    # lay out once at the figure's size, then freeze: a second
+                    # tight-cropped save must not rerun constrained layout on the crop
+                    fig.canvas.draw()
+                    fig.set_layout_engine("none")
+                metadata = _PDF_METADATA if fmt == "pdf" else None
+                fig.savefig(handle, format=fmt, metadata=metadata)
+
+        paths.append(atomic.write_with(path, write))
     return paths
 
 
@@ -205,9 +196,13 @@ def agent_curves(
 
 
 def _bernoulli_means(results: Any) -> list[float] | None:
-    """Fixed arm means of a ``bernoulli`` environment from the config, else None."""
-    env = (getattr(results, "config", None) or {}).get("env") or {}
-    if not isinstance(env, Mapping) or env.get("name") != "bernoulli":
+    """Fixed arm means from the config where the environment declared click rewards on
+    fixed arms (Bernoulli arms: the Lai–Robbins bound applies), else None."""
+    config = getattr(results, "config", None) or {}
+    env = config.get("env") or {}
+    spec = (config.get("capabilities") or {}).get("env") or {}
+    clicks = (spec.get("reward") or {}).get("kind") == "click"
+    if not isinstance(env, Mapping) or not (clicks and spec.get("fixed_arms")):
         return None
     means = env.get("means")
     for section in ("static", "fields", "params"):

@@ -297,7 +297,10 @@ def make_recorder(
                 propensity=probabilities[action],
                 expected_reward=timestep.oracle.expected_reward,
             )
-            return Carry(env_state, agent_state, next_timestep), row
+            carry = carry._replace(
+                env_state=env_state, agent_state=agent_state, timestep=next_timestep
+            )
+            return carry, row
 
         _, log = jax.lax.scan(body, carry, jnp.arange(num_steps, dtype=jnp.int32))
         return log
@@ -1274,24 +1277,20 @@ def save_report(report: Report, experiment: Experiment, out: str | Path) -> Path
     ``config.json`` (the resolved experiment, versions, git revision, ``"complete": true``).
     Each file is written to a temporary name and renamed into place, so a folder without
     ``config.json`` is an interrupted run."""
+    from experiments import atomic
     from experiments.api import git_revision, versions
-    from experiments.results import (
-        FORMAT_VERSION,
-        atomic_write_bytes,
-        atomic_write_npz,
-        csv_text,
-    )
+    from experiments.results import FORMAT_VERSION, csv_text
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     complete = out / "config.json"
     if complete.exists():  # overwriting: mark incomplete first
         complete.unlink()
-    atomic_write_bytes(out / "table.csv", csv_text(report.rows).encode())
-    atomic_write_bytes(out / "report.txt", (report.format() + "\n").encode())
+    atomic.write_bytes(out / "table.csv", csv_text(report.rows).encode())
+    atomic.write_bytes(out / "report.txt", (report.format() + "\n").encode())
     values = out / "values.npz"
     if report.arrays:
-        atomic_write_npz(values, {k: np.asarray(v) for k, v in report.arrays.items()})
+        atomic.write_npz(values, {k: np.asarray(v) for k, v in report.arrays.items()})
     elif values.exists():
         values.unlink()
     config = {
@@ -1304,7 +1303,7 @@ def save_report(report: Report, experiment: Experiment, out: str | Path) -> Path
         "title": report.title,
         "note": report.note,
     }
-    atomic_write_bytes(complete, (json.dumps(config, indent=2) + "\n").encode())
+    atomic.write_bytes(complete, (json.dumps(config, indent=2) + "\n").encode())
     return out
 
 

@@ -31,13 +31,12 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from experiments import atomic
 from simulator.params import ConfigError
 
 FORMAT_VERSION = 1
@@ -146,36 +145,6 @@ def summary_rows(results: Results) -> list[dict[str, Any]]:
     return stats.summary_rows(results)
 
 
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` via a temporary file in the same folder and a rename."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp's files are owner-only; results are not
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-def atomic_write_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
-    buffer = io.BytesIO()
-    np.savez(buffer, **arrays)
-    atomic_write_bytes(path, buffer.getvalue())
-
-
 def csv_text(rows: list[dict[str, Any]]) -> str:
     """Rows of dicts as CSV text; the columns are every key, in first-seen order."""
     columns: list[str] = []
@@ -201,10 +170,10 @@ def save(results: Results, out_dir: str | Path, figures: bool = True) -> Path:
             arrays[f"{agent.label}/{name}"] = np.asarray(value)
         arrays[f"{agent.label}/diverged"] = np.asarray(agent.diverged, bool)
         arrays[f"{agent.label}/invalid_actions"] = agent.invalid_actions
-    atomic_write_npz(out / "metrics.npz", arrays)
-    atomic_write_bytes(out / "summary.csv", csv_text(results.summary).encode())
+    atomic.write_npz(out / "metrics.npz", arrays)
+    atomic.write_bytes(out / "summary.csv", csv_text(results.summary).encode())
     if len(results.agents) > 1:
-        atomic_write_bytes(out / "paired.csv", csv_text(results.paired()).encode())
+        atomic.write_bytes(out / "paired.csv", csv_text(results.paired()).encode())
     results.path = out
     if figures:
         from experiments import figures as figure_module
@@ -217,7 +186,7 @@ def save(results: Results, out_dir: str | Path, figures: bool = True) -> Path:
     config["record_every"] = int(results.record_every)
     config["agent_points"] = {a.label: a.points for a in results}
     config["agent_grids"] = {a.label: a.grid for a in results}
-    atomic_write_bytes(
+    atomic.write_bytes(
         complete, (json.dumps(config, indent=2, default=_json_default) + "\n").encode()
     )
     return out

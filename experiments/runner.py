@@ -60,12 +60,9 @@ import jax.numpy as jnp
 
 from agents.fit import check_fits
 from agents.types import Agent, Transition
-from experiments import threefry
 from simulator import capabilities
 from simulator.params import ConfigError
 from simulator.types import Environment, TimeStep
-
-threefry.use_default()
 
 
 class ArmTotals(NamedTuple):

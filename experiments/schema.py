@@ -2,6 +2,7 @@
 
 An experiment file::
 
+    plugins = ["my_package.my_agents"]   # optional: modules that register your own names
     name = "testbed"
     num_seeds = 2000          # runs per point; the same seeds serve every point and agent
     num_steps = 1000
@@ -63,7 +64,9 @@ evaluated; ``num_seeds`` / ``num_steps`` count logs (or replay seeds) and rounds
     # ridge = 1.0               # the reward model of DM and DR
 
 Every check here runs in plain Python, before anything is compiled, and raises
-:class:`ConfigError` naming the key and what is allowed.
+:class:`ConfigError` naming the key and what is allowed.  The ``plugins`` (and the
+``driftsim.plugins`` entry points of installed packages, see :mod:`experiments.plugins`)
+are imported first, so the names they register are known to every later check.
 """
 
 from __future__ import annotations
@@ -79,6 +82,7 @@ try:
 except ModuleNotFoundError:  # Python 3.10
     import tomli as tomllib
 
+from experiments.plugins import discover_entry_points, import_plugins
 from simulator.datasets import OBD_CAMPAIGNS, OBD_POLICIES
 from simulator.params import ConfigError
 
@@ -94,6 +98,7 @@ FIGURES = (
     "normalised_regret",
 )
 TOP_LEVEL_KEYS = (
+    "plugins",
     "name",
     "description",
     "num_seeds",
@@ -249,6 +254,8 @@ class Experiment:
       x64: run in float64.
       kind: ``"simulate"`` (online runs), ``"replay"`` or ``"ope"`` (on the ``log``).
       log: the ``[log]`` table of a replay or ope experiment, else None.
+      plugins: modules imported before the experiment's names are checked (see
+        :mod:`experiments.plugins`); they are imported when the experiment is made.
 
     For ``kind = "replay"`` / ``"ope"``, ``num_seeds`` counts replay seeds (or simulated
     logs) and ``num_steps`` the rows used from the log (or the rounds of each simulated
@@ -269,11 +276,16 @@ class Experiment:
     x64: bool = False
     kind: str = "simulate"
     log: LogConfig | None = None
+    plugins: list[str] = dataclasses.field(default_factory=list)
+
+    def __post_init__(self):
+        self.plugins = load_plugins(self.plugins)  # cached when from_dict imported them
 
     def to_dict(self) -> dict[str, Any]:
         if self.kind != "simulate":
             return self._logged_to_dict()
         out: dict[str, Any] = {
+            **self._plugins_dict(),
             "name": self.name,
             "description": self.description,
             "num_seeds": self.num_seeds,
@@ -295,6 +307,7 @@ class Experiment:
     def _logged_to_dict(self) -> dict[str, Any]:
         """A replay / ope experiment: no figures, sweep or chunking (they would not apply)."""
         out: dict[str, Any] = {
+            **self._plugins_dict(),
             "name": self.name,
             "description": self.description,
             "kind": self.kind,
@@ -317,8 +330,19 @@ class Experiment:
             out["log"] = self.log.to_dict(self.kind)
         return out
 
+    def _plugins_dict(self) -> dict[str, Any]:
+        return {"plugins": list(self.plugins)} if self.plugins else {}
+
     def copy(self) -> Experiment:
         return copy.deepcopy(self)
+
+
+def load_plugins(modules: Any, folder: str | Path | None = None) -> list[str]:
+    """Load the installed ``driftsim.plugins`` entry points (once per process), then import
+    ``modules``, the experiment's ``plugins``, from ``sys.path`` or ``folder``; returns them
+    (ConfigError if one fails)."""
+    discover_entry_points()
+    return import_plugins(modules, folder=folder)
 
 
 def _require_int(key: str, value: Any, low: int) -> int:
@@ -522,7 +546,7 @@ def _log_from_dict(data: Any, kind: str) -> LogConfig:
     return log
 
 
-def _logged_from_dict(data: dict[str, Any], kind: str) -> Experiment:
+def _logged_from_dict(data: dict[str, Any], kind: str, plugins: list[str]) -> Experiment:
     """A ``kind = "replay"`` or ``"ope"`` experiment."""
     if "log" not in data:
         raise ConfigError(
@@ -569,11 +593,13 @@ def _logged_from_dict(data: dict[str, Any], kind: str) -> Experiment:
         description=str(data.get("description", "")),
         kind=kind,
         log=log,
+        plugins=plugins,
     )
 
 
-def from_dict(data: dict[str, Any]) -> Experiment:
-    """Build an :class:`Experiment` from a parsed TOML (or JSON) mapping."""
+def from_dict(data: dict[str, Any], folder: str | Path | None = None) -> Experiment:
+    """Build an :class:`Experiment` from a parsed TOML (or JSON) mapping; its ``plugins``
+    are imported first, from ``sys.path`` or ``folder`` (the experiment file's)."""
     if not isinstance(data, dict):
         raise ConfigError("an experiment must be a table")
     unknown = sorted(set(data) - set(TOP_LEVEL_KEYS) - {"format_version", "driftsim"})
@@ -581,9 +607,10 @@ def from_dict(data: dict[str, Any]) -> Experiment:
         raise ConfigError(
             f"{unknown[0]}: unknown experiment key; allowed: {', '.join(TOP_LEVEL_KEYS)}"
         )
+    plugins = load_plugins(data.get("plugins", []), folder)  # first: they register names
     kind = _require_choice("kind", data.get("kind", "simulate"), KINDS)
     if kind != "simulate":
-        return _logged_from_dict(data, kind)
+        return _logged_from_dict(data, kind, plugins)
     if "log" in data:
         raise ConfigError(
             "log: only with kind = 'replay' or 'ope'; this experiment has kind = 'simulate'"
@@ -611,6 +638,7 @@ def from_dict(data: dict[str, Any]) -> Experiment:
         if record_every is None
         else _require_int("record_every", record_every, 1),
         x64=bool(data.get("x64", False)),
+        plugins=plugins,
     )
     if experiment.record_every is not None and experiment.num_steps % experiment.record_every:
         raise ConfigError(
@@ -628,7 +656,7 @@ def load_toml(path: str | Path) -> Experiment:
         data = tomllib.loads(path.read_text())
     except tomllib.TOMLDecodeError as err:
         raise ConfigError(f"{path}: malformed TOML: {err}") from None
-    return from_dict(data)
+    return from_dict(data, folder=path.parent)
 
 
 def _toml_value(value: Any) -> str:
@@ -657,7 +685,17 @@ def to_toml(experiment: Experiment) -> str:
     """Write an experiment back to TOML (the inverse of :func:`load_toml`)."""
     data = experiment.to_dict()
     lines = []
-    for key in ("name", "description", "kind", "num_seeds", "num_steps", "seed", "figures", "x64"):
+    for key in (
+        "plugins",
+        "name",
+        "description",
+        "kind",
+        "num_seeds",
+        "num_steps",
+        "seed",
+        "figures",
+        "x64",
+    ):
         if key in data:
             lines.append(f"{key} = {_toml_value(data[key])}")
     for key in ("chunk_size", "record_every"):

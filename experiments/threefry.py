@@ -4,9 +4,17 @@ On the CPU, JAX lowers ``threefry2x32`` as a rolled loop of five iterations to k
 times small.  Inside a simulation step every random call then becomes a nested XLA while
 loop of tiny kernels, which dominates small steps.  The unrolled lowering (the one JAX uses
 on GPUs) computes the very same bits: the benchmarks measured 2× (UCB1) to 4× (online
-regression) more steps per second and shorter compiles.  driftsim switches to it when
-:mod:`experiments.runner` is imported; ``DRIFTSIM_ROLLED_THREEFRY=1`` keeps JAX's default.
-The switch uses a private JAX module and is skipped (JAX's default stays) if it moved.
+regression) more steps per second and shorter compiles.
+
+driftsim changes nothing in the process on import.  It compiles its own programs inside
+:func:`driftsim_lowering` (``experiments.run`` and the off-policy runner do; the rule is
+restored when they return, so a user's programs compiled afterwards keep JAX's lowering);
+the ``driftsim`` command, which *is* the process, selects it for the whole process with
+:func:`use_default`.  ``DRIFTSIM_ROLLED_THREEFRY=1`` keeps JAX's rolled lowering
+everywhere.  Code that jits :func:`experiments.make_run` itself may opt in with
+``with experiments.threefry.lowering(True): ...`` around the first call (the compiled
+program keeps the lowering it was compiled with).  The switch uses a private JAX module
+and is skipped (JAX's default stays) if it moved.
 """
 
 from __future__ import annotations
@@ -65,6 +73,17 @@ def lowering(unrolled: bool):
         set_unrolled(previous)
 
 
+def default_unrolled() -> bool:
+    """driftsim's choice: unrolled unless ``DRIFTSIM_ROLLED_THREEFRY=1``."""
+    return os.environ.get("DRIFTSIM_ROLLED_THREEFRY", "") not in ("1", "true", "yes")
+
+
+def driftsim_lowering():
+    """A context in which programs compile with driftsim's choice of lowering (then the
+    previous rule is restored)."""
+    return lowering(default_unrolled())
+
+
 def use_default() -> None:
-    """driftsim's default: unrolled unless ``DRIFTSIM_ROLLED_THREEFRY=1``."""
-    set_unrolled(os.environ.get("DRIFTSIM_ROLLED_THREEFRY", "") not in ("1", "true", "yes"))
+    """Select driftsim's choice for the whole process (the ``driftsim`` command only)."""
+    set_unrolled(default_unrolled())

@@ -4,7 +4,7 @@
 ``simulator.register(name)`` adds your own (see :mod:`simulator.registry`).
 """
 
-from simulator import bandits, classification, drifting, streams
+from simulator import bandits, capabilities, classification, drifting, streams
 from simulator.params import ConfigError, check, knob
 from simulator.registry import Registry
 from simulator.types import (
@@ -38,6 +38,7 @@ __all__ = [
     "StepLog",
     "TimeStep",
     "bandit_log",
+    "capabilities",
     "check",
     "empty_context",
     "knob",

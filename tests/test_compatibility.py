@@ -162,7 +162,7 @@ def test_an_out_of_range_action_is_counted_and_reported():
         "num_seeds": 3,
         "num_steps": 8,
     }
-    with pytest.warns(api.InvalidActionWarning, match=r"agents\.bad: 3 run\(s\).*was 13"):
+    with pytest.warns(experiments.InvalidActionWarning, match=r"agents\.bad: 3 run\(s\).*was 13"):
         results = experiments.run(experiment)
     np.testing.assert_array_equal(results["bad"].invalid_actions, np.full((1, 3), 5))
     assert np.isnan(results["bad"].reward).all()

@@ -80,7 +80,15 @@ def run_suite(
 ) -> dict[str, Any]:
     """Run the named workloads (``"full"`` among them: at full size); returns the JSON
     payload (machine, versions, records, ...).  A workload that fails is reported as a
-    ``not available`` record; the others still run."""
+    ``not available`` record; the others still run.  driftsim's programs compile with its
+    choice of Threefry lowering (:func:`experiments.threefry.driftsim_lowering`)."""
+    from experiments import threefry
+
+    with threefry.driftsim_lowering():
+        return _run_suite(names, repeats, sizes, figure, echo)
+
+
+def _run_suite(names, repeats, sizes, figure, echo) -> dict[str, Any]:
     from experiments.api import git_revision, versions
     from experiments.bench import onecore, peers, scaling
 

@@ -99,4 +99,7 @@ def _child(spec: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 if __name__ == "__main__":
+    from experiments import threefry
+
+    threefry.use_default()  # this child process is driftsim's own
     print(json.dumps(_child(json.loads(sys.argv[1]))))

@@ -8,11 +8,10 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import tempfile
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from experiments import atomic
 from experiments.bench.core import Record
 
 LOOP = "numpy loop"
@@ -215,18 +214,9 @@ def format_targets(items: list[Target]) -> str:
 
 
 def write_json(path: str | Path, payload: dict[str, Any]) -> None:
-    """Write ``payload`` atomically (a temporary file renamed into place)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as f:
-            json.dump(payload, f, indent=2, default=_jsonable)
-            f.write("\n")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """Write ``payload`` as JSON atomically (:mod:`experiments.atomic`)."""
+    text = json.dumps(payload, indent=2, default=_jsonable) + "\n"
+    atomic.write_bytes(path, text.encode())
 
 
 def _jsonable(value: Any) -> Any:

@@ -11,6 +11,7 @@ import pytest
 from matplotlib.collections import PolyCollection
 from matplotlib.figure import Figure
 
+import simulator
 from experiments import figures, plots, stats
 from simulator.params import ConfigError
 from tests.experiments.test_stats import FakeResults, bandit_agent
@@ -192,6 +193,8 @@ def _sweep_results(tmp_path):
     config = {
         "env": {"name": "bernoulli", "num_arms": 2, "means": [0.5, 0.4]},
         "figures": list(figures.FIGURES),
+        # as experiments.run stores it: Bernoulli arms declare clicks on fixed arms
+        "capabilities": {"env": simulator.make("bernoulli", num_arms=2).spec.as_dict()},
     }
     return FakeResults({"ogd": ogd, "greedy": greedy}, np.arange(1, 61), config=config,
                        path=tmp_path / "sweep")  # fmt: skip
