@@ -1,4 +1,6 @@
-"""Small pieces shared by many agents: tie-breaking argmax, ε-mixing, count updates."""
+"""Small pieces shared by many agents: tie-breaking argmax, ε-mixing, and the exact
+action distributions of the policies built from them (uniform, greedy with random ties,
+ε-greedy, softmax, deterministic), which agents return as ``action_probabilities``."""
 
 from __future__ import annotations
 
@@ -26,6 +28,43 @@ def epsilon_mix(key: jax.Array, greedy_action: jax.Array, num_arms: int, epsilon
     explore = jax.random.uniform(key_explore) < epsilon
     uniform_arm = jax.random.randint(key_arm, (), 0, num_arms, dtype=jnp.int32)
     return jnp.where(explore, uniform_arm, greedy_action).astype(jnp.int32)
+
+
+# --------------------------------------------------------------------------------------
+# Exact action distributions (an agent's ``action_probabilities``)
+# --------------------------------------------------------------------------------------
+
+
+def uniform_probabilities(num_arms: int) -> jax.Array:
+    """``(K,)`` float32 ``1 / K``: the distribution of a uniform arm
+    (``jax.random.randint(key, (), 0, K)``)."""
+    return jnp.full((num_arms,), 1.0 / num_arms, jnp.float32)
+
+
+def greedy_probabilities(values: jax.Array, epsilon=0.0) -> jax.Array:
+    """``(K,)`` float32: the distribution of
+    ``epsilon_mix(key, random_argmax(key', values), K, epsilon)``::
+
+        pi(a) = epsilon / K + (1 - epsilon) 1[a in M] / |M|,    M = {a : values_a = max_b values_b}
+
+    ``epsilon = 0`` is :func:`random_argmax` alone (uniform over the tied maxima; ``+inf``
+    entries, untried arms, tie with each other and take all the mass).
+    """
+    values = jnp.asarray(values, jnp.float32)
+    best = (values >= jnp.max(values)).astype(jnp.float32)
+    num_arms = values.shape[-1]
+    return (epsilon / num_arms + (1.0 - epsilon) * best / jnp.sum(best)).astype(jnp.float32)
+
+
+def softmax_probabilities(preferences: jax.Array, temperature=1.0) -> jax.Array:
+    """``(K,)`` float32 ``exp(h_a / tau) / sum_b exp(h_b / tau)``: the distribution of
+    ``jax.random.categorical(key, h / tau)`` (the Gumbel-max draw of a softmax policy)."""
+    return jax.nn.softmax(jnp.asarray(preferences, jnp.float32) / temperature).astype(jnp.float32)
+
+
+def one_hot_probabilities(action: jax.Array, num_arms: int) -> jax.Array:
+    """``(K,)`` float32, all the mass on ``action``: a deterministic choice."""
+    return jax.nn.one_hot(action, num_arms, dtype=jnp.float32)
 
 
 def check_num_arms(num_arms: int) -> None:

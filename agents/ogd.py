@@ -76,7 +76,8 @@ import optax
 import optax.contrib
 
 from agents.losses import LOSSES, mean_prediction
-from agents.types import Agent
+from agents.types import Agent, Needs
+from simulator import capabilities
 from simulator.params import ConfigError, knob
 from simulator.types import require
 
@@ -626,7 +627,9 @@ def ogd(
 
     The action is the score ``s_t`` (float32 ``()``): the prediction of ``y`` for the
     squared loss, the log-odds of ``P(y = 1)`` for the logistic loss, a margin for the
-    hinge loss.
+    hinge loss.  So the agent needs an environment that expects a prediction and reveals
+    the label (``needs``: action ``"prediction"``, feedback ``"label"``), and its
+    ``estimate_link`` is ``"logit"`` for the logistic loss (``"identity"`` otherwise).
 
     Args:
       context_dim: ``d``, the stream's feature dimension (filled from the environment).
@@ -669,7 +672,22 @@ def ogd(
         "loss": loss,
         "private": private,
     }
-    return Agent("ogd", init, act, update, hparams_type, static, estimate=estimate)
+    needs = Needs(
+        action=capabilities.PREDICTION,
+        feedback=capabilities.LABEL,
+        context_dim=context_dim,
+    )
+    return Agent(
+        "ogd",
+        init,
+        act,
+        update,
+        hparams_type,
+        static,
+        estimate=estimate,
+        needs=needs,
+        estimate_link="logit" if loss == "logistic" else "identity",
+    )
 
 
 def register_all(registry) -> None:

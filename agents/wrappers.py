@@ -7,6 +7,13 @@ Each wrapper is a function ``wrapper(agent, **static) -> Agent``, registered by 
 * ``delay`` (:func:`with_delay`): delayed and batched feedback; transitions reach the
   learner ``delay`` steps late and/or all at once every ``every`` steps.
 
+* ``fresh_arms`` (:func:`with_fresh_arms`): forgets an arm's statistics when its item is
+  replaced.
+
+Every wrapper acts exactly as the inner agent on the inner state, so it keeps the inner
+agent's ``action_probabilities``, ``estimate``, ``estimate_link`` and ``needs`` (``delay``
+maps them onto the inner state it keeps, and its needs carry the shapes it buffers).
+
 Example::
 
     agent = agents.wrap(agents.make("discounted_thompson"), "delay", every=100)
@@ -23,12 +30,18 @@ import jax
 import jax.numpy as jnp
 
 from agents.types import Agent, Transition
+from simulator import capabilities
 from simulator.params import ConfigError
 from simulator.registry import Registry
 from simulator.types import Context, Oracle, require
 
 _RESTART_SALT = 0x5E57A27  # fold-in data of the re-initialisation key
 _BUFFER_SALT = 0xB0FFE2  # fold-in data of the placeholder keys of empty buffers
+#: The buffered action of each action kind an agent declares (``needs.action``).
+_ACTIONS = {
+    capabilities.ARM: jax.ShapeDtypeStruct((), jnp.int32),
+    capabilities.PREDICTION: jax.ShapeDtypeStruct((), jnp.float32),
+}
 
 
 def _check_agent(agent: Any, wrapper: str) -> None:
@@ -53,7 +66,8 @@ def with_restart(agent: Agent) -> Agent:
       agent: any :class:`~agents.types.Agent`.
 
     Returns:
-      An agent with the same state type and hyperparameters.
+      An agent with the same state type and hyperparameters (and the inner agent's
+      ``act``, so its ``action_probabilities``, ``estimate`` and ``needs`` too).
 
     Example::
 
@@ -145,28 +159,31 @@ class DelayState(flax.struct.PyTreeNode):
 
 
 def _template(agent: Agent, num_arms: int, context_dim: int, arm_dim: int) -> Transition:
-    """Shapes and dtypes of the transitions the wrapper buffers (the action's from
-    ``agent.act`` on a context of the given shapes)."""
+    """Shapes and dtypes of the transitions the wrapper buffers, from the inner agent's
+    ``needs`` (nothing is traced): the action of its kind (an int32 arm or a float32
+    prediction), and the ids only for an agent that embeds them (``two_tower``)."""
     f32, i32 = jnp.float32, jnp.int32
-    context = Context(  # ids only for agents that embed them (two_tower)
+    needs = agent.needs
+    require(
+        needs.action in _ACTIONS,
+        f"wrapper 'delay': the agent {agent.name!r} acts with {needs.action!r}; the wrapper "
+        f"buffers one of: {', '.join(_ACTIONS)}",
+    )
+    context = Context(
         features=jax.ShapeDtypeStruct((context_dim,), f32),
         arm_features=jax.ShapeDtypeStruct((num_arms, arm_dim), f32),
-        user_id=jax.ShapeDtypeStruct((), i32) if agent.static.get("num_users") else None,
-        item_ids=jax.ShapeDtypeStruct((num_arms,), i32) if agent.static.get("num_items") else None,
+        user_id=jax.ShapeDtypeStruct((), i32) if needs.num_users else None,
+        item_ids=jax.ShapeDtypeStruct((num_arms,), i32) if needs.num_items else None,
     )
-
-    def probe(key, context):
-        hparams = agent.default_hparams()
-        return agent.act(key, agent.init(key, hparams), context, hparams)
-
-    action = jax.eval_shape(probe, jax.random.key(0), context)
     scalar = jax.ShapeDtypeStruct((), f32)
     oracle = Oracle(
         expected_reward=jax.ShapeDtypeStruct((num_arms,), f32),
         change_point=jax.ShapeDtypeStruct((), jnp.bool_),
         true_param=jax.ShapeDtypeStruct((0,), f32),
     )
-    return Transition(context=context, action=action, reward=scalar, label=scalar, oracle=oracle)
+    return Transition(
+        context=context, action=_ACTIONS[needs.action], reward=scalar, label=scalar, oracle=oracle
+    )
 
 
 def _buffered(transition: Transition, template: Transition, keep: tuple[bool, bool]) -> Transition:
@@ -174,8 +191,8 @@ def _buffered(transition: Transition, template: Transition, keep: tuple[bool, bo
 
     ``oracle.true_param`` is dropped (its shape is environment-specific), and so are
     ``context.features`` / ``context.arm_features`` when ``keep`` says the inner agent does
-    not read them (it declares no ``context_dim`` / ``arm_dim``), and the ids unless the
-    inner agent embeds them.
+    not read them (its ``needs`` declare no ``context_dim`` / ``arm_dim``), and the ids
+    unless the inner agent embeds them.
     """
     context = transition.context
     num_arms = template.oracle.expected_reward.shape[0]
@@ -218,9 +235,10 @@ def _write(buffer: Transition, index, item: Transition) -> Transition:
 
 
 def _static_dim(agent: Agent, field: str, value):
-    """The explicit value, else the inner agent's declared one, else None (not read)."""
+    """The explicit value, else the inner agent's declared one (``agent.needs``), else None
+    (0 declared: not read)."""
     if value is None:
-        value = agent.static.get(field)
+        value = getattr(agent.needs, field) or None
     require(
         value is None or (isinstance(value, int) and not isinstance(value, bool) and value >= 0),
         f"wrapper 'delay': {field} = {value!r}: must be an integer >= 0",
@@ -257,12 +275,13 @@ def with_delay(
     hyperparameters they stay unbatched and the flush remains a real ``lax.cond``: a
     round without a flush costs one buffer write, not ``B`` updates.
 
-    The buffers need the transition's shapes: ``num_arms``, ``context_dim`` and
-    ``arm_dim`` default to the inner agent's static fields; the experiment layer passes the
-    environment's.  A feature block whose dimension is neither given nor declared by the
-    agent (e.g. ``arm_features`` for a K-armed ``ucb``, which declares only ``num_arms``)
-    is taken as unread: it is not buffered and reaches the inner agent empty (shape
-    ``(0,)`` or ``(K, 0)``).  Buffered transitions carry ``oracle.true_param`` as a
+    The buffers need the transition's shapes: the action's from the kind the inner agent
+    declares (``needs.action``: an int32 arm or a float32 prediction), and ``num_arms``,
+    ``context_dim`` and ``arm_dim`` default to the ones it declares in its ``needs``; the
+    experiment layer passes the environment's.  A feature block whose dimension is neither
+    given nor declared by the agent (e.g. ``arm_features`` for a K-armed ``ucb``, which
+    declares only ``num_arms``) is taken as unread: it is not buffered and reaches the
+    inner agent empty (shape ``(0,)`` or ``(K, 0)``).  Buffered transitions carry ``oracle.true_param`` as a
     ``(0,)`` placeholder (its shape is environment-specific; learning agents never read
     the oracle).
 
@@ -274,7 +293,10 @@ def with_delay(
 
     Returns:
       An agent whose state is a :class:`DelayState` and whose hyperparameters are the
-      inner agent's.
+      inner agent's.  Acting is the inner agent's on ``state.inner``, so are its
+      ``action_probabilities`` and ``estimate``; its ``needs`` are the inner agent's with
+      the shapes the wrapper buffers (``num_arms``, and ``context_dim`` / ``arm_dim`` where
+      given or declared), which every transition must have.
 
     Example::
 
@@ -289,11 +311,11 @@ def with_delay(
             isinstance(value, int) and not isinstance(value, bool) and value >= low,
             f"wrapper 'delay': {field} = {value!r}: must be an integer >= {low}",
         )
+    num_arms = _static_dim(agent, "num_arms", num_arms)
     require(
-        num_arms is not None or "num_arms" in agent.static,
+        num_arms is not None,
         f"wrapper 'delay': num_arms is required (the agent {agent.name!r} does not declare it)",
     )
-    num_arms = _static_dim(agent, "num_arms", num_arms)
     require(num_arms >= 1, f"wrapper 'delay': num_arms = {num_arms}: must be >= 1")
     context_dim = _static_dim(agent, "context_dim", context_dim)
     arm_dim = _static_dim(agent, "arm_dim", arm_dim)
@@ -365,8 +387,26 @@ def with_delay(
         "arm_dim": arm_dim,
     }
     estimate = None if agent.estimate is None else lambda state: agent.estimate(state.inner)
+    action_probabilities = None
+    if agent.action_probabilities is not None:
+
+        def action_probabilities(state, context, hparams):
+            return agent.action_probabilities(state.inner, context, hparams)
+
+    needs = dataclasses.replace(
+        agent.needs, num_arms=num_arms, context_dim=context_dim or 0, arm_dim=arm_dim or 0
+    )
     return Agent(
-        f"delay({agent.name})", init, act, update, agent.default_hparams, static, estimate=estimate
+        f"delay({agent.name})",
+        init,
+        act,
+        update,
+        agent.default_hparams,
+        static,
+        estimate=estimate,
+        action_probabilities=action_probabilities,
+        needs=needs,
+        estimate_link=agent.estimate_link,
     )
 
 

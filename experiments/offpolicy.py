@@ -7,12 +7,12 @@ also keeps the oracle's expected rewards, so the true value of any policy on the
 contexts is known), from arrays (:func:`log_from_arrays`) or from the Open Bandit Dataset
 (:func:`obd_log`).
 
-**Propensities.**  An agent may expose its action distribution ``pi(. | state, context)``
-through an ``action_probabilities(state, context, hparams) -> (K,)`` function (the optional
-protocol proposed for :class:`agents.types.Agent`); until then :data:`EXACT_PROBABILITIES`
-supplies it for the agents whose distribution has a closed form (uniform, ε-greedy, EXP3,
-the gradient bandit's softmax), and every other agent (Thompson sampling, anything
-stochastic) gets a Monte-Carlo estimate: its ``act`` repeated with ``M`` keys, the logged
+**Propensities.**  An agent whose policy has a closed form (uniform, ε-greedy, EXP3, the
+gradient bandit's softmax, the index policies with their random tie-breaks) exposes its
+action distribution ``pi(. | state, context)`` as
+``agent.action_probabilities(state, context, hparams) -> (K,)`` (see
+:class:`agents.types.Agent`); every other agent (Thompson sampling, anything whose ``act``
+samples) gets a Monte-Carlo estimate: its ``act`` repeated with ``M`` keys, the logged
 action being the first draw, so that the estimate ``count / M`` is at least ``1 / M`` (an
 upward bias of about ``(1 - p) / M`` on a true ``p``: keep ``M p`` large).
 
@@ -63,6 +63,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from agents.common import (  # the closed forms, re-exported for target policies
+    greedy_probabilities,
+    softmax_probabilities,
+    uniform_probabilities,
+)
 from agents.linalg import cho_solve, cholesky
 from agents.types import Agent, Transition
 from experiments.runner import RESET_INDEX, Carry, advance, init_carry, split_run_key
@@ -86,75 +91,10 @@ FEW_CLICKS = 1000
 # --------------------------------------------------------------------------------------
 
 
-def uniform_probabilities(num_arms: int) -> Array:
-    """``(K,)`` the uniform distribution ``1 / K``."""
-    return jnp.full((num_arms,), 1.0 / num_arms, jnp.float32)
-
-
-def greedy_probabilities(values: Array, epsilon: Any = 0.0) -> Array:
-    """The action distribution of ε-greedy over ``values (K,)`` with ties broken at random::
-
-        pi(a) = epsilon / K + (1 - epsilon) 1[a in argmax] / |argmax|
-
-    (the distribution of :func:`agents.common.epsilon_mix` of :func:`agents.common.random_argmax`).
-    """
-    values = jnp.asarray(values, jnp.float32)
-    best = (values >= jnp.max(values)).astype(jnp.float32)
-    num_arms = values.shape[-1]
-    return epsilon / num_arms + (1.0 - epsilon) * best / jnp.sum(best)
-
-
-def softmax_probabilities(preferences: Array, temperature: Any = 1.0) -> Array:
-    """``(K,)`` the softmax (Boltzmann) distribution ``exp(h_a / tau) / sum_b exp(h_b / tau)``."""
-    return jax.nn.softmax(jnp.asarray(preferences, jnp.float32) / temperature)
-
-
-def _random_probabilities(agent: Agent) -> ProbabilityFn:
-    num_arms = agent.static["num_arms"]
-    return lambda state, context, hparams: uniform_probabilities(num_arms)
-
-
-def _epsilon_greedy_probabilities(agent: Agent) -> ProbabilityFn:
-    return lambda state, context, hparams: greedy_probabilities(state.values, hparams.epsilon)
-
-
-def _exp3_probabilities(agent: Agent) -> ProbabilityFn | None:
-    try:
-        from agents.classic.exp3 import exp3_probabilities
-    except ImportError:
-        return None
-    return lambda state, context, hparams: exp3_probabilities(state, hparams)
-
-
-def _gradient_bandit_probabilities(agent: Agent) -> ProbabilityFn | None:
-    try:
-        from agents.classic.gradient_bandit import gradient_bandit_probabilities
-    except ImportError:
-        return None
-    return lambda state, context, hparams: gradient_bandit_probabilities(state)
-
-
-#: Exact action distributions of registered agents without ``action_probabilities``, by
-#: agent name: ``maker(agent) -> ProbabilityFn`` (or None when not available).
-EXACT_PROBABILITIES: dict[str, Callable[[Agent], ProbabilityFn | None]] = {
-    "random": _random_probabilities,
-    "epsilon_greedy": _epsilon_greedy_probabilities,
-    "exp3": _exp3_probabilities,
-    "gradient_bandit": _gradient_bandit_probabilities,
-}
-
-
 def exact_probabilities(agent: Agent) -> ProbabilityFn | None:
-    """The agent's exact ``(state, context, hparams) -> (K,)`` action distribution, or None.
-
-    Uses ``agent.action_probabilities`` when the agent provides it, else
-    :data:`EXACT_PROBABILITIES` by the agent's name.
-    """
-    provided = getattr(agent, "action_probabilities", None)
-    if provided is not None:
-        return provided
-    maker = EXACT_PROBABILITIES.get(agent.name)
-    return None if maker is None else maker(agent)
+    """The agent's exact ``(state, context, hparams) -> (K,)`` action distribution, its
+    ``action_probabilities``, or None when its policy has no closed form."""
+    return agent.action_probabilities
 
 
 class Behaviour(NamedTuple):
@@ -189,8 +129,7 @@ def behaviour(agent: Agent, propensity: str = "auto", num_samples: int = 256) ->
     if propensity == "exact" and exact is None:
         raise ConfigError(
             f"propensity = 'exact': agent {agent.name!r} has no exact action distribution "
-            f"(known: {', '.join(sorted(EXACT_PROBABILITIES))}, or agents with "
-            "action_probabilities); use propensity = 'monte_carlo'"
+            "(it provides no action_probabilities); use propensity = 'monte_carlo'"
         )
     if exact is not None:
 
@@ -1332,7 +1271,6 @@ def load_report(path: str | Path) -> Report:
 
 
 __all__ = [
-    "EXACT_PROBABILITIES",
     "BanditLog",
     "Behaviour",
     "Estimate",

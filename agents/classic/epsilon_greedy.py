@@ -6,8 +6,8 @@ import flax.struct
 import jax
 import jax.numpy as jnp
 
-from agents.common import check_num_arms, epsilon_mix, random_argmax
-from agents.types import Agent
+from agents.common import check_num_arms, epsilon_mix, greedy_probabilities, random_argmax
+from agents.types import Agent, Needs
 from simulator.params import knob
 
 
@@ -35,6 +35,9 @@ def epsilon_greedy(num_arms: int = 10) -> Agent:
 
         N(a) <- N(a) + 1
         Q(a) <- Q(a) + alpha * (r - Q(a)),   alpha = 1/N(a) (sample average) or step_size
+
+    Its ``action_probabilities`` are exactly those of ``act``:
+    ``epsilon / K + (1 - epsilon) 1[a in argmax Q] / |argmax Q|``.
 
     Args:
       num_arms: K.
@@ -70,4 +73,16 @@ def epsilon_greedy(num_arms: int = 10) -> Agent:
             counts=state.counts.at[a].set(count),
         )
 
-    return Agent("epsilon_greedy", init, act, update, EpsilonGreedyHParams, {"num_arms": num_arms})
+    def action_probabilities(state, context, hparams):
+        return greedy_probabilities(state.values, hparams.epsilon)
+
+    return Agent(
+        "epsilon_greedy",
+        init,
+        act,
+        update,
+        EpsilonGreedyHParams,
+        {"num_arms": num_arms},
+        action_probabilities=action_probabilities,
+        needs=Needs(num_arms=num_arms),
+    )

@@ -8,8 +8,8 @@ import jax.numpy as jnp
 
 from agents.classic.epsilon_greedy import ValueState
 from agents.classic.estimates import sample_average
-from agents.common import check_num_arms, random_argmax
-from agents.types import Agent
+from agents.common import check_num_arms, one_hot_probabilities, random_argmax
+from agents.types import Agent, Needs
 from simulator.params import knob
 
 
@@ -43,9 +43,10 @@ def etc(num_arms: int = 10) -> Agent:
         A_t = argmax_a Q(a)  (fixed)          for t >= m K       (commitment)
 
     where ``Q`` are the sample averages at the end of exploration; the committed arm is
-    chosen once (ties at random) and never revised.  ``m`` is a traced knob, compared
-    with the round counter, so a sweep over ``m`` shares one compiled program; it is
-    meant to be an integer (a fractional ``m`` explores for ``ceil(m K)`` rounds).  With
+    chosen once (ties at random, in the update that ends exploration) and never revised,
+    so ``act`` is deterministic given the state (``action_probabilities`` is one-hot).
+    ``m`` is a traced knob, compared with the round counter, so a sweep over ``m`` shares
+    one compiled program; it is meant to be an integer (a fractional ``m`` explores for ``ceil(m K)`` rounds).  With
     the horizon ``n`` and gap ``Delta`` known, ``m = max(1, ceil(4/Delta^2 ln(n Delta^2/4)))``
     is the book's tuning for 1-subgaussian rewards (Theorem 6.1 with K = 2).
 
@@ -74,9 +75,15 @@ def etc(num_arms: int = 10) -> Agent:
     def exploring(step, hparams):
         return step.astype(jnp.float32) < hparams.m * num_arms
 
-    def act(key, state, context, hparams):
+    def choice(state, hparams):
         round_robin = (state.step % num_arms).astype(jnp.int32)
         return jnp.where(exploring(state.step, hparams), round_robin, state.committed)
+
+    def act(key, state, context, hparams):
+        return choice(state, hparams)
+
+    def action_probabilities(state, context, hparams):
+        return one_hot_probabilities(choice(state, hparams), num_arms)
 
     def update(key, state, transition, hparams):
         estimates = sample_average(
@@ -94,4 +101,13 @@ def etc(num_arms: int = 10) -> Agent:
             committed=jnp.where(ends_now, best, state.committed),
         )
 
-    return Agent("etc", init, act, update, ETCHParams, {"num_arms": num_arms})
+    return Agent(
+        "etc",
+        init,
+        act,
+        update,
+        ETCHParams,
+        {"num_arms": num_arms},
+        action_probabilities=action_probabilities,
+        needs=Needs(num_arms=num_arms),
+    )

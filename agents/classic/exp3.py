@@ -7,7 +7,7 @@ import jax
 import jax.numpy as jnp
 
 from agents.common import check_num_arms
-from agents.types import Agent
+from agents.types import Agent, Needs
 from simulator.params import knob
 
 
@@ -48,7 +48,8 @@ def exp3(num_arms: int = 10) -> Agent:
     ``sum w = 1`` (same probabilities, no overflow, and no float32 increments lost against
     a large weight over long runs).  The probability in ``x_hat`` is recomputed from the
     state at update time; it is the one the action was drawn from unless feedback is
-    delayed.  :func:`exp3_probabilities` is the propensity of every action.
+    delayed.  :func:`exp3_probabilities` is the propensity of every action (the agent's
+    ``action_probabilities``).
 
     Args:
       num_arms: K.
@@ -79,4 +80,16 @@ def exp3(num_arms: int = 10) -> Agent:
         log_weights = log_weights - jax.nn.logsumexp(log_weights)
         return LogWeightState(log_weights=log_weights.astype(jnp.float32))
 
-    return Agent("exp3", init, act, update, EXP3HParams, {"num_arms": num_arms})
+    def action_probabilities(state, context, hparams):
+        return exp3_probabilities(state, hparams)
+
+    return Agent(
+        "exp3",
+        init,
+        act,
+        update,
+        EXP3HParams,
+        {"num_arms": num_arms},
+        action_probabilities=action_probabilities,
+        needs=Needs(num_arms=num_arms),
+    )

@@ -7,8 +7,8 @@ import flax.struct
 import jax
 import jax.numpy as jnp
 
-from agents.common import check_num_arms
-from agents.types import Agent
+from agents.common import check_num_arms, softmax_probabilities
+from agents.types import Agent, Needs
 from simulator.params import knob
 
 
@@ -32,14 +32,15 @@ class PreferenceState(flax.struct.PyTreeNode):
 
 
 def gradient_bandit_probabilities(state: PreferenceState) -> jax.Array:
-    """``pi(a) = exp(H(a)) / sum_b exp(H(b))``, ``(K,)``."""
-    return jax.nn.softmax(state.preferences)
+    """``pi(a) = exp(H(a)) / sum_b exp(H(b))``, ``(K,)``: the policy ``act`` samples."""
+    return softmax_probabilities(state.preferences)
 
 
 def gradient_bandit(num_arms: int = 10) -> Agent:
     """Softmax policy over preferences ``H``, updated by stochastic gradient ascent.
 
-    Act ``A_t ~ pi_t = softmax(H_t)``.  After reward ``R_t``::
+    Act ``A_t ~ pi_t = softmax(H_t)`` (``pi_t`` is the agent's ``action_probabilities``).
+    After reward ``R_t``::
 
         H(a) <- H(a) + alpha (R_t - b R_bar_t) (1[a = A_t] - pi_t(a))     for every arm a
 
@@ -89,6 +90,16 @@ def gradient_bandit(num_arms: int = 10) -> Agent:
             num_rewards=num_rewards,
         )
 
+    def action_probabilities(state, context, hparams):
+        return gradient_bandit_probabilities(state)
+
     return Agent(
-        "gradient_bandit", init, act, update, GradientBanditHParams, {"num_arms": num_arms}
+        "gradient_bandit",
+        init,
+        act,
+        update,
+        GradientBanditHParams,
+        {"num_arms": num_arms},
+        action_probabilities=action_probabilities,
+        needs=Needs(num_arms=num_arms),
     )

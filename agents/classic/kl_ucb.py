@@ -8,8 +8,8 @@ import jax.numpy as jnp
 
 from agents.classic.epsilon_greedy import ValueState
 from agents.classic.estimates import empty_values, sample_average
-from agents.common import check_num_arms, random_argmax
-from agents.types import Agent
+from agents.common import check_num_arms, greedy_probabilities, random_argmax
+from agents.types import Agent, Needs
 from simulator.params import knob
 from simulator.types import require
 
@@ -70,6 +70,9 @@ def kl_ucb(num_arms: int = 10, num_bisections: int = NUM_BISECTIONS) -> Agent:
 
     with ``kl`` the Bernoulli Kullback–Leibler divergence.  KL-UCB is asymptotically
     optimal for Bernoulli arms (it matches the Lai–Robbins bound) and uniformly beats UCB1.
+    ``kl(Q, q)`` is defined for means in ``[0, 1]`` only, so the agent needs rewards in
+    ``[0, 1]`` (``needs.reward_range``).  ``action_probabilities``: ``1 / |argmax U|`` on
+    the tied arms.
 
     Args:
       num_arms: K.
@@ -100,5 +103,17 @@ def kl_ucb(num_arms: int = 10, num_bisections: int = NUM_BISECTIONS) -> Agent:
     def update(key, state, transition, hparams):
         return sample_average(state, transition.action, transition.reward)
 
+    def action_probabilities(state, context, hparams):
+        return greedy_probabilities(kl_ucb_indices(state, hparams, num_bisections))
+
     static = {"num_arms": num_arms, "num_bisections": num_bisections}
-    return Agent("kl_ucb", init, act, update, KLUCBHParams, static)
+    return Agent(
+        "kl_ucb",
+        init,
+        act,
+        update,
+        KLUCBHParams,
+        static,
+        action_probabilities=action_probabilities,
+        needs=Needs(num_arms=num_arms, reward_range=(0.0, 1.0)),
+    )

@@ -6,8 +6,8 @@ import flax.struct
 import jax
 import jax.numpy as jnp
 
-from agents.common import check_num_arms
-from agents.types import Agent
+from agents.common import check_num_arms, uniform_probabilities
+from agents.types import Agent, Needs
 
 
 @flax.struct.dataclass
@@ -22,7 +22,8 @@ class RandomState(flax.struct.PyTreeNode):
 def random_agent(num_arms: int = 10) -> Agent:
     """Choose an arm uniformly at random every round: ``a_t ~ U{0, ..., K-1}``.
 
-    Its expected per-step regret is ``max(mu) - mean(mu)``.
+    Its expected per-step regret is ``max(mu) - mean(mu)``; its ``action_probabilities``
+    are ``1 / K`` for every arm.
     """
     check_num_arms(num_arms)
 
@@ -35,4 +36,16 @@ def random_agent(num_arms: int = 10) -> Agent:
     def update(key, state, transition, hparams):
         return RandomState(step=state.step + 1)
 
-    return Agent("random", init, act, update, RandomHParams, {"num_arms": num_arms})
+    def action_probabilities(state, context, hparams):
+        return uniform_probabilities(num_arms)
+
+    return Agent(
+        "random",
+        init,
+        act,
+        update,
+        RandomHParams,
+        {"num_arms": num_arms},
+        action_probabilities=action_probabilities,
+        needs=Needs(num_arms=num_arms),
+    )

@@ -8,7 +8,7 @@ import jax.numpy as jnp
 
 from agents.common import check_num_arms, random_argmax
 from agents.sampling import beta_argmax
-from agents.types import Agent
+from agents.types import Agent, Needs
 from simulator.params import knob
 
 
@@ -38,8 +38,10 @@ def thompson(num_arms: int = 10) -> Agent:
     update, the posterior mean stays ``(alpha0 + sum r) / (alpha0 + beta0 + N)`` and the
     state is reproducible from the rewards alone.  (Agrawal & Goyal (2012) instead flip a
     coin ``r~ ~ Bernoulli(r)`` and count that; both agree on Bernoulli rewards.)  Rewards
-    are clipped to ``[0, 1]``.  The draws come from :func:`agents.sampling.beta_argmax`,
-    exact in distribution and vectorised, which compares them without forming them.  The
+    are clipped to ``[0, 1]``: outside it the counts are no Beta posterior, so the agent
+    needs rewards in ``[0, 1]`` (``needs.reward_range``).  The draws come from
+    :func:`agents.sampling.beta_argmax`, exact in distribution and vectorised, which
+    compares them without forming them.  The
     draws are continuous, so ties have probability zero; a float32 coincidence of two
     draws goes to the lower index.
 
@@ -73,7 +75,15 @@ def thompson(num_arms: int = 10) -> Agent:
             failures=state.failures + (1.0 - reward) * chosen,
         )
 
-    return Agent("thompson", init, act, update, ThompsonHParams, {"num_arms": num_arms})
+    return Agent(
+        "thompson",
+        init,
+        act,
+        update,
+        ThompsonHParams,
+        {"num_arms": num_arms},
+        needs=Needs(num_arms=num_arms, reward_range=(0.0, 1.0)),
+    )
 
 
 @flax.struct.dataclass
@@ -150,4 +160,5 @@ def gaussian_thompson(num_arms: int = 10) -> Agent:
         update,
         GaussianThompsonHParams,
         {"num_arms": num_arms},
+        needs=Needs(num_arms=num_arms),
     )

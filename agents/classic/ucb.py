@@ -10,8 +10,8 @@ import jax.numpy as jnp
 
 from agents.classic.epsilon_greedy import ValueState
 from agents.classic.estimates import empty_values, sample_average
-from agents.common import check_num_arms, random_argmax
-from agents.types import Agent
+from agents.common import check_num_arms, greedy_probabilities, random_argmax
+from agents.types import Agent, Needs
 from simulator.params import knob
 
 
@@ -39,7 +39,8 @@ def ucb(num_arms: int = 10) -> Agent:
 
         A_t = argmax_a  Q(a) + c sqrt(ln t / N(a))        (untried arms, N(a) = 0, first)
 
-    ties broken at random.  ``c = sqrt(2)`` is UCB1 for rewards in ``[0, 1]``
+    ties broken at random (``action_probabilities``: ``1 / |argmax|`` on the tied arms).
+    ``c = sqrt(2)`` is UCB1 for rewards in ``[0, 1]``
     (logarithmic regret); Sutton & Barto (2018, §2.7, Figure 2.4) use ``c = 2`` on the
     10-armed testbed.
 
@@ -65,4 +66,16 @@ def ucb(num_arms: int = 10) -> Agent:
     def update(key, state, transition, hparams):
         return sample_average(state, transition.action, transition.reward)
 
-    return Agent("ucb", init, act, update, UCBHParams, {"num_arms": num_arms})
+    def action_probabilities(state, context, hparams):
+        return greedy_probabilities(ucb_indices(state, hparams))
+
+    return Agent(
+        "ucb",
+        init,
+        act,
+        update,
+        UCBHParams,
+        {"num_arms": num_arms},
+        action_probabilities=action_probabilities,
+        needs=Needs(num_arms=num_arms),
+    )

@@ -8,6 +8,11 @@ Two ways to attach a linear model to a :class:`~simulator.types.Context` (static
 * ``"disjoint"``: one parameter per arm over the shared features ``context.features``
   (``context_dim``), Li et al. (2010) Algorithm 1; when ``context_dim == 0`` but
   ``arm_dim > 0`` each arm's model reads that arm's own features instead.
+
+A model with no input is undefined, so a factory built with no features for its mode
+(shared with ``arm_dim = 0``; disjoint with neither) still builds, and declares what it
+needs (:func:`linear_needs`): :func:`agents.fit.misfits` refuses it on an environment
+without those features, in one line, before anything is compiled.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ import jax
 import jax.numpy as jnp
 
 from agents.common import check_num_arms
+from agents.types import Needs
 from simulator.params import ConfigError
 from simulator.types import Context, require
 
@@ -42,22 +48,27 @@ def check_choice(field: str, value, allowed: tuple[str, ...]) -> None:
     )
 
 
-def feature_dim(name: str, mode: str, context_dim: int, arm_dim: int) -> int:
-    """The dimension ``d`` of the model's inputs (validated to be ``>= 1``)."""
+def feature_dim(mode: str, context_dim: int, arm_dim: int) -> int:
+    """The dimension ``d`` of the model's inputs: ``arm_dim`` (shared), else ``context_dim``
+    when there are context features, else ``arm_dim`` (0 when the mode has no features;
+    :func:`linear_needs` then names the missing ones)."""
     check_choice("mode", mode, MODES)
-    if mode == "shared":
-        require(
-            arm_dim >= 1,
-            f"agent.arm_dim = {arm_dim}: {name} in mode 'shared' needs item features "
-            "(arm_dim >= 1); use mode 'disjoint' for per-arm models over context features",
-        )
-        return arm_dim
-    require(
-        context_dim >= 1 or arm_dim >= 1,
-        f"agent.context_dim = {context_dim} and agent.arm_dim = {arm_dim}: {name} needs "
-        "features (context_dim >= 1 or arm_dim >= 1)",
+    if uses_context_features(mode, context_dim):
+        return context_dim
+    return arm_dim
+
+
+def linear_needs(mode: str, num_arms: int, context_dim: int, arm_dim: int) -> Needs:
+    """What a linear model in ``mode`` needs: the widths it reads (``context_dim`` for
+    disjoint models over context features, else ``arm_dim``) and features to read at all
+    (``"arm"`` for the shared model, ``"any"`` for disjoint ones)."""
+    reads_context = uses_context_features(mode, context_dim)
+    return Needs(
+        num_arms=num_arms,
+        context_dim=context_dim if reads_context else 0,
+        arm_dim=0 if reads_context else arm_dim,
+        features="arm" if mode == "shared" else "any",
     )
-    return context_dim if context_dim >= 1 else arm_dim
 
 
 def uses_context_features(mode: str, context_dim: int) -> bool:

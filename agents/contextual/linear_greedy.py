@@ -10,9 +10,15 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-from agents.common import check_num_arms, epsilon_mix, random_argmax
+from agents.common import (
+    check_num_arms,
+    epsilon_mix,
+    greedy_probabilities,
+    random_argmax,
+    softmax_probabilities,
+)
 from agents.ogd import KnobSpec, hparams_class, online_linear
-from agents.types import Agent
+from agents.types import Agent, Needs
 from simulator.types import require
 
 MODES = ("auto", "shared", "disjoint")
@@ -50,6 +56,8 @@ def linear_greedy(
 
     Act: ``exploration="epsilon"``: with probability ε a uniform arm, else
     ``argmax_a r_hat(a)`` (ties at random); ``"softmax"``: ``P(a) ∝ exp(r_hat(a) / T)``.
+    ``action_probabilities`` is that distribution, exactly (``epsilon / K + (1 - epsilon)
+    1[a in argmax] / |argmax|``, or the softmax).
     Update: one optimizer step of the chosen arm's example ``(z_a or x, r)`` (in disjoint
     mode only arm ``a``'s model and optimizer state move).  Optimism: a large knob
     ``initial_bias`` starts every prediction high (optimistic initial values).
@@ -60,15 +68,18 @@ def linear_greedy(
       arm_dim: ``d`` of ``Context.arm_features`` (shared mode).
       mode: ``shared``, ``disjoint`` or ``auto`` (shared when ``arm_dim > 0``).
       exploration: ``epsilon`` (knob ``epsilon``) or ``softmax`` (knob ``temperature``).
-      loss: ``squared`` or ``logistic`` (rewards in [0, 1]).
+      loss: ``squared`` or ``logistic`` (the log-likelihood of a Bernoulli reward: it needs
+        rewards in [0, 1], declared in ``needs.reward_range``, and its ``estimate_link`` is
+        ``"logit"``).
       optimizer, schedule: as for ``ogd`` (any optax optimizer; traced knobs).
 
     Returns:
       An :class:`~agents.types.Agent`.  In shared mode its ``estimate`` is the weight
       vector ``w (arm_dim,)`` (the bias ``b`` left out), the layout of ``true_param`` of
       ``contextual_linear`` (squared loss) and ``contextual_logistic`` (logistic loss: ``w``
-      then estimates the logit parameter); the runner matches the loss to the
-      environment's model.  Disjoint models have no estimate.
+      then estimates the logit parameter); ``estimate_link`` tells the runner which.
+      Disjoint models have no estimate.  The shared model needs arm features (declared
+      in ``needs``; built with ``arm_dim = 0`` it is refused by :func:`agents.fit.misfits`).
 
     Example::
 
@@ -95,10 +106,6 @@ def linear_greedy(
             f"agent.{name} = {value!r}: must be an integer >= 0",
         )
     shared = mode == "shared" or (mode == "auto" and arm_dim > 0)
-    require(
-        not (shared and arm_dim == 0),
-        "agent.mode = 'shared' needs arm features: arm_dim must be >= 1 (use 'disjoint')",
-    )
     model = online_linear(
         arm_dim if shared else context_dim, optimizer=optimizer, schedule=schedule, loss=loss
     )
@@ -128,6 +135,12 @@ def linear_greedy(
         greedy = random_argmax(key_tie, values)
         return epsilon_mix(key_explore, greedy, num_arms, hparams.epsilon)
 
+    def action_probabilities(state, context, hparams):
+        values = predicted_rewards(state, context)
+        if exploration == "softmax":
+            return softmax_probabilities(values, hparams.temperature)
+        return greedy_probabilities(values, hparams.epsilon)
+
     def update(key, state, transition, hparams):
         arm = transition.action
         reward = transition.reward
@@ -148,5 +161,22 @@ def linear_greedy(
         "optimizer": model.optimizer.name,
         "schedule": model.schedule.name,
     }
-    estimate = (lambda state: state.params.weights) if shared else None
-    return Agent("linear_greedy", init, act, update, hparams_type, static, estimate=estimate)
+    needs = Needs(
+        num_arms=num_arms,
+        reward_range=(0.0, 1.0) if loss == "logistic" else None,
+        context_dim=0 if shared else context_dim,
+        arm_dim=arm_dim if shared else 0,
+        features="arm" if shared else "none",
+    )
+    return Agent(
+        "linear_greedy",
+        init,
+        act,
+        update,
+        hparams_type,
+        static,
+        estimate=(lambda state: state.params.weights) if shared else None,
+        action_probabilities=action_probabilities,
+        needs=needs,
+        estimate_link="logit" if loss == "logistic" else "identity",
+    )

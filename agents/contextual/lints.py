@@ -12,6 +12,7 @@ from agents.contextual.common import (
     check_context,
     check_dims,
     feature_dim,
+    linear_needs,
     uses_context_features,
 )
 from agents.contextual.linucb import ridge_estimate
@@ -88,7 +89,7 @@ def lints(
     payoffs", ICML 2013 (their ``v = R sqrt(24 d log(1/delta) / epsilon)``; here a knob).
     """
     check_dims("lints", num_arms, context_dim, arm_dim)
-    dim = feature_dim("lints", mode, context_dim, arm_dim)
+    dim = feature_dim(mode, context_dim, arm_dim)
     num_models = num_arms if mode == "disjoint" else 1
 
     def init(key, hparams):
@@ -129,4 +130,13 @@ def lints(
         def estimate(state):
             return ridge_estimate(state.theta, state.counts, mode)
 
-    return Agent("lints", init, act, update, LinTSHParams, static, estimate=estimate)
+    return Agent(
+        "lints",
+        init,
+        act,
+        update,
+        LinTSHParams,
+        static,
+        estimate=estimate,
+        needs=linear_needs(mode, num_arms, context_dim, arm_dim),
+    )

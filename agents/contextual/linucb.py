@@ -6,13 +6,14 @@ import flax.struct
 import jax
 import jax.numpy as jnp
 
-from agents.common import random_argmax
+from agents.common import greedy_probabilities, random_argmax
 from agents.contextual.common import (
     arm_inputs,
     check_choice,
     check_context,
     check_dims,
     feature_dim,
+    linear_needs,
     oful_radius,
     uses_context_features,
 )
@@ -140,7 +141,7 @@ def linucb(
     ``t`` the number of updates of the model so far (Abbasi-Yadkori, Pál & Szepesvári 2011).
     ``A^{-1}`` is kept by Sherman–Morrison rank-one updates: ``O(d^2)`` per update, and
     ``O(K d^2)`` per action (disjoint and shared alike); never a per-step inverse.  Ties
-    are broken at random.
+    are broken at random: ``action_probabilities`` is ``1 / |argmax|`` on the tied arms.
 
     Args:
       num_arms: K.
@@ -171,7 +172,7 @@ def linucb(
     """
     check_dims("linucb", num_arms, context_dim, arm_dim)
     check_choice("radius", radius, RADII)
-    dim = feature_dim("linucb", mode, context_dim, arm_dim)
+    dim = feature_dim(mode, context_dim, arm_dim)
     num_models = num_arms if mode == "disjoint" else 1
     hparams_type = LinUCBHParams if radius == "alpha" else OFULHParams
 
@@ -184,13 +185,19 @@ def linucb(
             counts=jnp.zeros((num_models,), jnp.float32),
         )
 
-    def act(key, state, context, hparams):
+    def indices(state, context, hparams):
         check_context("linucb", context, mode, num_arms, context_dim, arm_dim)
         if uses_context_features(mode, context_dim):  # every arm's model reads x (d,)
             inputs = jnp.asarray(context.features, jnp.float32)
         else:
             inputs = arm_inputs(context, mode, num_arms, context_dim)
-        return random_argmax(key, linucb_indices(state, inputs, hparams, mode=mode, radius=radius))
+        return linucb_indices(state, inputs, hparams, mode=mode, radius=radius)
+
+    def act(key, state, context, hparams):
+        return random_argmax(key, indices(state, context, hparams))
+
+    def action_probabilities(state, context, hparams):
+        return greedy_probabilities(indices(state, context, hparams))
 
     def update(key, state, transition, hparams):
         check_context("linucb", transition.context, mode, num_arms, context_dim, arm_dim)
@@ -211,4 +218,14 @@ def linucb(
         def estimate(state):
             return ridge_estimate(state.theta, state.counts, mode)
 
-    return Agent("linucb", init, act, update, hparams_type, static, estimate=estimate)
+    return Agent(
+        "linucb",
+        init,
+        act,
+        update,
+        hparams_type,
+        static,
+        estimate=estimate,
+        action_probabilities=action_probabilities,
+        needs=linear_needs(mode, num_arms, context_dim, arm_dim),
+    )

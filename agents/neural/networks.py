@@ -15,6 +15,10 @@ Two modes, fixed by the environment's shapes (static):
   item features): one network ``f([x ; y_a]) in R`` applied to every candidate, so it scales
   to any number of candidates and generalises across items.
 
+A network with no input (``context_dim = arm_dim = 0``) is undefined: the agents still
+build, and declare that they need features (:meth:`RewardNet.needs`), so
+:func:`agents.fit.misfits` refuses them on an environment without any.
+
 The network is a ReLU MLP with static widths ``hidden = (h_1, ..., h_L)`` (flax.linen,
 params kept in the agent state as a plain pytree)::
 
@@ -60,6 +64,7 @@ from jax.flatten_util import ravel_pytree
 
 from agents.common import check_num_arms
 from agents.neural import replay
+from agents.types import Needs
 from simulator.params import ConfigError
 from simulator.types import Context, require
 
@@ -116,18 +121,13 @@ def _is_int(value) -> bool:
 
 
 def check_shapes(name: str, num_arms: int, context_dim: int, arm_dim: int) -> None:
-    """ConfigError unless the shapes are integers and the network has an input."""
+    """ConfigError unless the shapes are non-negative integers (``num_arms >= 1``)."""
     check_num_arms(num_arms)
     for field, value in (("context_dim", context_dim), ("arm_dim", arm_dim)):
         require(
             _is_int(value) and value >= 0,
             f"agent.{field} = {value!r}: must be an integer >= 0 ({name})",
         )
-    require(
-        context_dim + arm_dim >= 1,
-        f"agent.context_dim = {context_dim} and agent.arm_dim = {arm_dim}: {name} needs "
-        "features (context_dim + arm_dim >= 1)",
-    )
 
 
 def check_hidden(name: str, hidden) -> tuple[int, ...]:
@@ -209,13 +209,19 @@ class RewardNet:
         """Fresh params (flax default initialisers)."""
         return self.module.init(key, jnp.zeros((self.input_dim,), jnp.float32))["params"]
 
-    def num_params(self) -> int:
-        shapes = jax.eval_shape(self.init, jax.random.key(0))
-        return sum(int(x.size) for x in jax.tree.leaves(shapes))
-
     def apply(self, params, z: Array) -> tuple[Array, Array]:
         """``(f(z), phi(z))`` for one input ``z (input_dim,)``."""
         return self.module.apply({"params": params}, z)
+
+    def needs(self) -> Needs:
+        """Its number of arms, the widths it reads (both blocks, exactly: see
+        :meth:`check`) and some features (``"any"``): a network needs an input."""
+        return Needs(
+            num_arms=self.num_arms,
+            context_dim=self.context_dim,
+            arm_dim=self.arm_dim,
+            features="any",
+        )
 
     def check(self, context: Context) -> None:
         """ConfigError at trace time when the context does not have the agent's shapes."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import flax.struct
 import jax
 
-from agents.common import epsilon_mix, random_argmax
+from agents.common import epsilon_mix, greedy_probabilities, random_argmax
 from agents.neural.networks import RewardNet, Trainer, check_hidden, check_shapes
 from agents.types import Agent
 from simulator.params import knob
@@ -32,7 +32,8 @@ def neural_greedy(
 
     Act: with probability ε a uniform arm, else ``argmax_a f_a(z_a; theta)`` (ties at
     random), ``z_a = [context.features ; context.arm_features[a]]``; per-arm output heads
-    when ``arm_dim == 0`` (see :mod:`agents.neural.networks`).  Update: store ``(z_a, a, r)``
+    when ``arm_dim == 0`` (see :mod:`agents.neural.networks`).  ``action_probabilities``
+    is that distribution: ``epsilon / K + (1 - epsilon) 1[a in argmax f] / |argmax f|``.  Update: store ``(z_a, a, r)``
     in the ring buffer; every ``train_every`` updates take ``num_train_steps`` optax steps on
     minibatches of the squared error ``(f_a(z) - r)^2 / 2``.
 
@@ -75,6 +76,9 @@ def neural_greedy(
         greedy = random_argmax(key_tie, net.values(state.params, context))
         return epsilon_mix(key_mix, greedy, num_arms, hparams.epsilon)
 
+    def action_probabilities(state, context, hparams):
+        return greedy_probabilities(net.values(state.params, context), hparams.epsilon)
+
     def update(key, state, transition, hparams):
         return trainer.update(key, state, transition, hparams)
 
@@ -89,4 +93,13 @@ def neural_greedy(
         "train_every": train_every,
         "num_train_steps": num_train_steps,
     }
-    return Agent(name, init, act, update, NeuralGreedyHParams, static)
+    return Agent(
+        name,
+        init,
+        act,
+        update,
+        NeuralGreedyHParams,
+        static,
+        action_probabilities=action_probabilities,
+        needs=net.needs(),
+    )

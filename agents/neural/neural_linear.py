@@ -323,4 +323,4 @@ def neural_linear(
         "train_every": train_every,
         "num_train_steps": num_train_steps,
     }
-    return Agent(name, init, act, update, NeuralLinearHParams, static)
+    return Agent(name, init, act, update, NeuralLinearHParams, static, needs=net.needs())

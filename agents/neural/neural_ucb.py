@@ -11,7 +11,8 @@ the experiments of both papers, ``Z`` is replaced by its **diagonal** ``(p,)``::
 with ``g_{a_t}`` taken at the parameters the action was chosen with (before training), and
 ``m`` the network width (``hidden[0]``; the papers' networks have equal hidden widths).
 
-* NeuralUCB: play ``argmax_a f_a(z_a) + gamma * sigma_a``.
+* NeuralUCB: play ``argmax_a f_a(z_a) + gamma * sigma_a`` (ties at random; its
+  ``action_probabilities`` are ``1 / |argmax|`` on the tied arms).
 * NeuralTS: draw ``r~_a ~ N(f_a(z_a), nu^2 sigma_a^2)`` independently per arm, play the
   largest.  Zhang et al. write the variance ``nu^2 lambda g^T Z^{-1} g / m``; here ``lambda``
   is folded into ``nu`` (their ``nu`` is ``nu / sqrt(lambda)`` here), as in the issue's spec.
@@ -32,7 +33,7 @@ import flax.struct
 import jax
 import jax.numpy as jnp
 
-from agents.common import random_argmax
+from agents.common import greedy_probabilities, random_argmax
 from agents.neural.networks import Learner, RewardNet, Trainer, check_hidden, check_shapes
 from agents.types import Agent
 from simulator.params import knob
@@ -110,17 +111,21 @@ def _diagonal_agent(
     check_shapes(name, num_arms, context_dim, arm_dim)
     net = RewardNet(name, num_arms, context_dim, arm_dim, check_hidden(name, hidden))
     trainer = Trainer(net, optimizer, buffer_size, batch_size, train_every, num_train_steps)
-    num_params = net.num_params()
 
     def init(key, hparams):
         learner = trainer.init(key, hparams)
+        num_params = sum(leaf.size for leaf in jax.tree.leaves(learner.params))
         z = jnp.full((num_params,), hparams.ridge, jnp.float32)
         return DiagonalState(learner=learner, z=z)
 
+    action_probabilities = None
     if name == "neural_ucb":
 
         def act(key, state, context, hparams):
             return random_argmax(key, ucb_scores(net, state, context, hparams.gamma))
+
+        def action_probabilities(state, context, hparams):
+            return greedy_probabilities(ucb_scores(net, state, context, hparams.gamma))
 
     else:
 
@@ -146,7 +151,16 @@ def _diagonal_agent(
         "train_every": train_every,
         "num_train_steps": num_train_steps,
     }
-    return Agent(name, init, act, update, hparams_type, static)
+    return Agent(
+        name,
+        init,
+        act,
+        update,
+        hparams_type,
+        static,
+        action_probabilities=action_probabilities,
+        needs=net.needs(),
+    )
 
 
 def neural_ucb(

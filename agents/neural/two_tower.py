@@ -44,7 +44,9 @@ minibatch (``num_train_steps * batch_size`` rows gathered and scattered), and ac
 
 Exploration (static ``exploration``):
 
-* ``"epsilon"``: with probability ε a uniform candidate, else the best score;
+* ``"epsilon"``: with probability ε a uniform candidate, else the best score (ties at
+  random); ``action_probabilities`` is that distribution,
+  ``epsilon / K + (1 - epsilon) 1[a in argmax s] / |argmax s|``;
 * ``"thompson"``: a Thompson-style draw from a diagonal Laplace approximation whose
   precision is the Adagrad accumulator (the sum of squared gradients, an empirical Fisher):
   every parameter the scores read (the user row, the ``K`` candidate rows, the tower) is
@@ -79,10 +81,10 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from agents.common import epsilon_mix, random_argmax
+from agents.common import epsilon_mix, greedy_probabilities, random_argmax
 from agents.neural import replay
 from agents.neural.networks import check_optimizer, check_positive_int, make_optimizer
-from agents.types import Agent
+from agents.types import Agent, Needs
 from simulator.params import ConfigError, knob
 from simulator.types import Context, require
 
@@ -249,7 +251,11 @@ def two_tower(
     Returns:
       An :class:`~agents.types.Agent` whose state is a :class:`TwoTowerState`; knobs
       ``learning_rate``, ``table_learning_rate``, ``epsilon``, ``nu``, ``ridge``,
-      ``init_scale``.
+      ``init_scale``.  Its ``needs``: the id spaces it embeds, the feature widths it reads,
+      and the features of a side without ids (user features without user ids, item
+      features without item ids).  With no ids at all both sides need features, which
+      ``needs`` cannot say in one word: that configuration is checked here instead
+      (ConfigError unless ``context_dim >= 1`` and ``arm_dim >= 1``).
 
     Example::
 
@@ -272,16 +278,18 @@ def two_tower(
             isinstance(value, int) and not isinstance(value, bool) and value >= 0,
             f"agent.{field} = {value!r}: must be an integer >= 0 (two_tower)",
         )
-    require(
-        num_users >= 1 or context_dim >= 1,
-        f"agent.num_users = {num_users} and agent.context_dim = {context_dim}: two_tower "
-        "needs user ids or user features",
-    )
-    require(
-        num_items >= 1 or arm_dim >= 1,
-        f"agent.num_items = {num_items} and agent.arm_dim = {arm_dim}: two_tower needs "
-        "item ids or item features",
-    )
+    use_users, use_items = num_users > 0, num_items > 0
+    if not (use_users or use_items):  # a feature-only model needs both feature blocks
+        require(
+            context_dim >= 1,
+            f"agent.num_users = {num_users} and agent.context_dim = {context_dim}: two_tower "
+            "needs user ids or user features",
+        )
+        require(
+            arm_dim >= 1,
+            f"agent.num_items = {num_items} and agent.arm_dim = {arm_dim}: two_tower needs "
+            "item ids or item features",
+        )
     require(
         exploration in EXPLORATIONS,
         f"agent.exploration = {exploration!r}: unknown; allowed: {', '.join(EXPLORATIONS)}",
@@ -297,7 +305,6 @@ def two_tower(
     for field in sizes:
         check_positive_int(name, field, sizes[field])
     e = embed_dim
-    use_users, use_items = num_users > 0, num_items > 0
 
     def init(key, hparams):
         key_users, key_items, key_pu, key_pv = jax.random.split(key, 4)
@@ -356,6 +363,12 @@ def two_tower(
         else:
             item_rows = jnp.zeros(items.shape + (e + 1,), jnp.float32)
         return user_row, item_rows
+
+    def action_probabilities(state, context, hparams):
+        user, items, features, arm_features = read(context)
+        user_row, item_rows = rows(state, user, items)
+        values = scores(state.tower, user_row, item_rows, features, arm_features)
+        return greedy_probabilities(values, hparams.epsilon)
 
     def act(key, state, context, hparams):
         user, items, features, arm_features = read(context)
@@ -461,4 +474,23 @@ def two_tower(
         "train_every": train_every,
         "num_train_steps": num_train_steps,
     }
-    return Agent(name, init, act, update, TwoTowerHParams, static)
+    needs = Needs(
+        num_arms=num_arms,
+        context_dim=context_dim,
+        arm_dim=arm_dim,
+        features={(True, True): "none", (False, True): "context", (True, False): "arm"}.get(
+            (use_users, use_items), "any"
+        ),
+        num_users=num_users,
+        num_items=num_items,
+    )
+    return Agent(
+        name,
+        init,
+        act,
+        update,
+        TwoTowerHParams,
+        static,
+        action_probabilities=action_probabilities if exploration == "epsilon" else None,
+        needs=needs,
+    )

@@ -6,8 +6,14 @@ import flax.struct
 import jax
 import jax.numpy as jnp
 
-from agents.common import random_argmax
-from agents.contextual.common import arm_inputs, check_context, check_dims, feature_dim
+from agents.common import greedy_probabilities, random_argmax
+from agents.contextual.common import (
+    arm_inputs,
+    check_context,
+    check_dims,
+    feature_dim,
+    linear_needs,
+)
 from agents.linalg import cho_solve, cholesky
 from agents.types import Agent
 from simulator.params import knob
@@ -90,12 +96,14 @@ def d_linucb(num_arms: int = 10, context_dim: int = 0, arm_dim: int = 5) -> Agen
     ``V`` full-rank, so each update refactorises ``V`` by Cholesky, ``O(d^3)``, and solves
     ``theta_hat`` in ``O(d^2)``; each action costs ``O(K d^2)`` (one two-sided triangular
     solve per candidate and a product with ``V~``).  No matrix is ever inverted.  With
-    ``gamma = 1`` it is LinUCB with the OFUL radius.  Ties at random.
+    ``gamma = 1`` it is LinUCB with the OFUL radius.  Ties at random
+    (``action_probabilities``: ``1 / |argmax|`` on the tied arms).
 
     Args:
       num_arms: K candidates per round.
       context_dim: unused (accepted so the experiment layer can pass the spec).
-      arm_dim: d, the length of each candidate's feature vector.
+      arm_dim: d, the length of each candidate's feature vector (the model needs arm
+        features: ``needs.features = "arm"``).
 
     Returns:
       An :class:`~agents.types.Agent` whose state is a :class:`DLinUCBState`.  Its
@@ -112,7 +120,7 @@ def d_linucb(num_arms: int = 10, context_dim: int = 0, arm_dim: int = 5) -> Agen
     non-stationary environments", NeurIPS 2019 (Algorithm 1).
     """
     check_dims("d_linucb", num_arms, context_dim, arm_dim)
-    dim = feature_dim("d_linucb", "shared", context_dim, arm_dim)
+    dim = feature_dim("shared", context_dim, arm_dim)
 
     def init(key, hparams):
         eye = jnp.eye(dim, dtype=jnp.float32)
@@ -125,10 +133,16 @@ def d_linucb(num_arms: int = 10, context_dim: int = 0, arm_dim: int = 5) -> Agen
             count=jnp.zeros((), jnp.float32),
         )
 
-    def act(key, state, context, hparams):
+    def indices(state, context, hparams):
         check_context("d_linucb", context, "shared", num_arms, context_dim, arm_dim)
         inputs = arm_inputs(context, "shared", num_arms, context_dim)
-        return random_argmax(key, dlinucb_indices(state, inputs, hparams))
+        return dlinucb_indices(state, inputs, hparams)
+
+    def act(key, state, context, hparams):
+        return random_argmax(key, indices(state, context, hparams))
+
+    def action_probabilities(state, context, hparams):
+        return greedy_probabilities(indices(state, context, hparams))
 
     def update(key, state, transition, hparams):
         check_context("d_linucb", transition.context, "shared", num_arms, context_dim, arm_dim)
@@ -151,5 +165,13 @@ def d_linucb(num_arms: int = 10, context_dim: int = 0, arm_dim: int = 5) -> Agen
 
     static = {"num_arms": num_arms, "context_dim": context_dim, "arm_dim": arm_dim}
     return Agent(
-        "d_linucb", init, act, update, DLinUCBHParams, static, estimate=lambda state: state.theta
+        "d_linucb",
+        init,
+        act,
+        update,
+        DLinUCBHParams,
+        static,
+        estimate=lambda state: state.theta,
+        action_probabilities=action_probabilities,
+        needs=linear_needs("shared", num_arms, context_dim, arm_dim),
     )

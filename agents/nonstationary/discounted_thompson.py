@@ -9,7 +9,7 @@ import jax.numpy as jnp
 from agents.classic.thompson import BetaState  # S, F: here the discounted counts
 from agents.common import check_num_arms, random_argmax
 from agents.sampling import beta
-from agents.types import Agent
+from agents.types import Agent, Needs
 from simulator.params import knob
 
 
@@ -30,7 +30,9 @@ def discounted_thompson(num_arms: int = 10) -> Agent:
 
     so old evidence fades and the posterior stays wide enough to notice a change.
     ``gamma = 1`` is the stationary Beta–Bernoulli sampler.  Rewards are clipped to
-    ``[0, 1]``, the model's range (fractional rewards count fractionally).  Beta draws use
+    ``[0, 1]``, the model's range (fractional rewards count fractionally): the agent needs
+    rewards in ``[0, 1]`` (``needs.reward_range``), outside it the counts are no Beta
+    posterior.  Beta draws use
     :func:`agents.sampling.beta` (exact, vectorised); ties at random.
 
     Args:
@@ -71,4 +73,5 @@ def discounted_thompson(num_arms: int = 10) -> Agent:
         update,
         DiscountedThompsonHParams,
         {"num_arms": num_arms},
+        needs=Needs(num_arms=num_arms, reward_range=(0.0, 1.0)),
     )

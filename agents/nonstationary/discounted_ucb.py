@@ -6,8 +6,8 @@ import flax.struct
 import jax
 import jax.numpy as jnp
 
-from agents.common import check_num_arms, random_argmax
-from agents.types import Agent
+from agents.common import check_num_arms, greedy_probabilities, random_argmax
+from agents.types import Agent, Needs
 from simulator.params import knob
 from simulator.types import require
 
@@ -84,7 +84,8 @@ def discounted_ucb(num_arms: int = 10) -> Agent:
         I_{t+1} = argmax_i X_bar_t(gamma, i) + 2 B sqrt(xi log n_t(gamma) / N_t(gamma, i))
 
     kept recursively (``N <- gamma N + 1[a]``, ``S <- gamma S + r 1[a]``).  Arms never
-    played have an infinite index; ties at random.  ``gamma = 1`` is UCB1-like.
+    played have an infinite index; ties at random (``action_probabilities``: ``1 / |argmax|``
+    on the tied arms).  ``gamma = 1`` is UCB1-like.
 
     Args:
       num_arms: K.
@@ -114,7 +115,19 @@ def discounted_ucb(num_arms: int = 10) -> Agent:
             sums=gamma * state.sums + transition.reward * chosen,
         )
 
-    return Agent("discounted_ucb", init, act, update, DiscountedUCBHParams, {"num_arms": num_arms})
+    def action_probabilities(state, context, hparams):
+        return greedy_probabilities(discounted_ucb_indices(state, hparams))
+
+    return Agent(
+        "discounted_ucb",
+        init,
+        act,
+        update,
+        DiscountedUCBHParams,
+        {"num_arms": num_arms},
+        action_probabilities=action_probabilities,
+        needs=Needs(num_arms=num_arms),
+    )
 
 
 def sliding_window_ucb(num_arms: int = 10, window: int = 100) -> Agent:
@@ -127,7 +140,8 @@ def sliding_window_ucb(num_arms: int = 10, window: int = 100) -> Agent:
 
     The window is a ring buffer of the last ``tau`` actions and rewards (``tau`` static);
     counts and sums are updated in ``O(1)`` (the new round in, the leaving round out).
-    Arms absent from the window have an infinite index; ties at random.
+    Arms absent from the window have an infinite index; ties at random
+    (``action_probabilities``: ``1 / |argmax|`` on the tied arms).
 
     Args:
       num_arms: K.
@@ -177,5 +191,17 @@ def sliding_window_ucb(num_arms: int = 10, window: int = 100) -> Agent:
             sums=jnp.where(counts > 0, sums, 0.0),  # no round-off residue once an arm leaves
         )
 
+    def action_probabilities(state, context, hparams):
+        return greedy_probabilities(sliding_window_ucb_indices(state, hparams))
+
     static = {"num_arms": num_arms, "window": window}
-    return Agent("sliding_window_ucb", init, act, update, SlidingWindowUCBHParams, static)
+    return Agent(
+        "sliding_window_ucb",
+        init,
+        act,
+        update,
+        SlidingWindowUCBHParams,
+        static,
+        action_probabilities=action_probabilities,
+        needs=Needs(num_arms=num_arms),
+    )

@@ -7,7 +7,7 @@ import jax
 import jax.numpy as jnp
 
 from agents.common import check_num_arms
-from agents.types import Agent
+from agents.types import Agent, Needs
 from simulator.params import knob
 
 
@@ -62,6 +62,7 @@ def exp3s(num_arms: int = 10) -> Agent:
     homogeneous in ``w``, so the state keeps ``log w`` normalised to ``sum w = 1`` (exact,
     and free of overflow).  The probability used in ``x_hat`` is recomputed from the state
     at update time: it is the one the action was drawn from unless feedback is delayed.
+    :func:`exp3s_probabilities` is the agent's ``action_probabilities``.
 
     Args:
       num_arms: K.
@@ -87,4 +88,16 @@ def exp3s(num_arms: int = 10) -> Agent:
     def update(key, state, transition, hparams):
         return exp3s_update(state, transition.action, transition.reward, hparams)
 
-    return Agent("exp3s", init, act, update, EXP3SHParams, {"num_arms": num_arms})
+    def action_probabilities(state, context, hparams):
+        return exp3s_probabilities(state, hparams)
+
+    return Agent(
+        "exp3s",
+        init,
+        act,
+        update,
+        EXP3SHParams,
+        {"num_arms": num_arms},
+        action_probabilities=action_probabilities,
+        needs=Needs(num_arms=num_arms),
+    )

@@ -6,8 +6,13 @@ import flax.struct
 import jax
 import jax.numpy as jnp
 
-from agents.common import check_num_arms, random_argmax
-from agents.types import Agent
+from agents.common import (
+    check_num_arms,
+    greedy_probabilities,
+    one_hot_probabilities,
+    random_argmax,
+)
+from agents.types import Agent, Needs
 from simulator.params import knob
 from simulator.types import require
 
@@ -57,20 +62,42 @@ def change_detected(recent_row: jax.Array, count, threshold) -> jax.Array:
     return (count >= window) & (jnp.abs(newer - older) > threshold)
 
 
-def m_ucb_choice(key, state: MUCBState, hparams, num_arms: int) -> jax.Array:
-    """Forced arm ``A - 1`` when ``A = (t - tau) mod floor(K/gamma)`` is in ``1..K``, else
-    ``argmax_k X_bar_k + sqrt(2 log n / n_k)`` with ``n = sum_k n_k`` (``+inf`` if ``n_k = 0``)."""
+def m_ucb_forced_arm(state: MUCBState, hparams, num_arms: int) -> tuple[jax.Array, jax.Array]:
+    """``(forced, arm)``: ``A = (t - tau) mod floor(K/gamma)``; forced when ``A`` is in
+    ``1..K`` (and ``gamma > 0``), the arm then being ``A - 1`` (0-based)."""
     gamma = hparams.exploration
     period = jnp.where(gamma > 0, jnp.floor(num_arms / jnp.maximum(gamma, 1e-30)), _MAX_PERIOD)
     period = jnp.clip(period, 1, _MAX_PERIOD).astype(jnp.int32)
     phase = (state.steps + 1) % period
-    explore = (gamma > 0) & (phase >= 1) & (phase <= num_arms)
+    forced = (gamma > 0) & (phase >= 1) & (phase <= num_arms)
+    return forced, (phase - 1).astype(jnp.int32)
+
+
+def m_ucb_indices(state: MUCBState) -> jax.Array:
+    """``X_bar_k + sqrt(2 log n / n_k)`` with ``n = sum_k n_k``; ``+inf`` where ``n_k = 0``."""
     counts = state.counts.astype(jnp.float32)
     played = counts > 0
     safe = jnp.where(played, counts, 1.0)
     total = jnp.maximum(jnp.sum(counts), 1.0)
-    index = jnp.where(played, state.sums / safe + jnp.sqrt(2.0 * jnp.log(total) / safe), jnp.inf)
-    return jnp.where(explore, phase - 1, random_argmax(key, index)).astype(jnp.int32)
+    return jnp.where(played, state.sums / safe + jnp.sqrt(2.0 * jnp.log(total) / safe), jnp.inf)
+
+
+def m_ucb_choice(key, state: MUCBState, hparams, num_arms: int) -> jax.Array:
+    """The forced arm (:func:`m_ucb_forced_arm`) when there is one, else
+    ``argmax_k`` :func:`m_ucb_indices` (ties at random)."""
+    forced, arm = m_ucb_forced_arm(state, hparams, num_arms)
+    return jnp.where(forced, arm, random_argmax(key, m_ucb_indices(state))).astype(jnp.int32)
+
+
+def m_ucb_probabilities(state: MUCBState, hparams, num_arms: int) -> jax.Array:
+    """``(K,)`` the distribution of :func:`m_ucb_choice`: one-hot on the forced arm, else
+    ``1 / |argmax|`` on the tied maxima of the index."""
+    forced, arm = m_ucb_forced_arm(state, hparams, num_arms)
+    return jnp.where(
+        forced,
+        one_hot_probabilities(arm, num_arms),
+        greedy_probabilities(m_ucb_indices(state)),
+    )
 
 
 def m_ucb(num_arms: int = 10, window: int = 100) -> Agent:
@@ -88,7 +115,8 @@ def m_ucb(num_arms: int = 10, window: int = 100) -> Agent:
     Arms are 1-based in the formulas, 0-based in code.  The forced exploration follows
     the paper's deterministic schedule (a fraction ``gamma`` of the rounds, round robin),
     not a coin flip.  ``gamma = 0`` disables it (UCB alone; untried arms still come first,
-    their index being infinite).
+    their index being infinite).  ``action_probabilities`` (:func:`m_ucb_probabilities`)
+    is one-hot on a forced round, else ``1 / |argmax|`` on the tied maxima of the index.
 
     Args:
       num_arms: K.
@@ -139,4 +167,16 @@ def m_ucb(num_arms: int = 10, window: int = 100) -> Agent:
             restarts=state.restarts + alarm.astype(jnp.int32),
         )
 
-    return Agent("m_ucb", init, act, update, MUCBHParams, {"num_arms": num_arms, "window": window})
+    def action_probabilities(state, context, hparams):
+        return m_ucb_probabilities(state, hparams, num_arms)
+
+    return Agent(
+        "m_ucb",
+        init,
+        act,
+        update,
+        MUCBHParams,
+        {"num_arms": num_arms, "window": window},
+        action_probabilities=action_probabilities,
+        needs=Needs(num_arms=num_arms),
+    )

@@ -6,8 +6,14 @@ import flax.struct
 import jax
 import jax.numpy as jnp
 
-from agents.common import random_argmax
-from agents.contextual.common import arm_inputs, check_context, check_dims, feature_dim
+from agents.common import greedy_probabilities, random_argmax
+from agents.contextual.common import (
+    arm_inputs,
+    check_context,
+    check_dims,
+    feature_dim,
+    linear_needs,
+)
 from agents.linalg import cho_solve, cholesky
 from agents.types import Agent
 from simulator.params import knob
@@ -77,12 +83,13 @@ def sw_linucb(
     window: ``O(d^2)``), then ``V`` is refactorised by Cholesky, ``O(d^3)`` per update;
     each action costs ``O(K d^2)``.  No inverse.  The float32 add/subtract accumulates
     round-off of order ``1e-7 sqrt(t)`` relative to the window's sums, far below
-    ``lambda`` for the horizons of this package.  Ties at random.
+    ``lambda`` for the horizons of this package.  Ties at random
+    (``action_probabilities``: ``1 / |argmax|`` on the tied arms).
 
     Args:
       num_arms: K candidates per round.
       context_dim: unused (accepted so the experiment layer can pass the spec).
-      arm_dim: d.
+      arm_dim: d (the model needs arm features: ``needs.features = "arm"``).
       window: tau >= 1, the number of past observations kept (static: sets a shape).
 
     Returns:
@@ -102,7 +109,7 @@ def sw_linucb(
         isinstance(window, int) and not isinstance(window, bool) and window >= 1,
         f"agent.window = {window!r}: must be an integer >= 1",
     )
-    dim = feature_dim("sw_linucb", "shared", context_dim, arm_dim)
+    dim = feature_dim("shared", context_dim, arm_dim)
 
     def init(key, hparams):
         eye = jnp.eye(dim, dtype=jnp.float32)
@@ -116,10 +123,16 @@ def sw_linucb(
             theta=jnp.zeros((dim,), jnp.float32),
         )
 
-    def act(key, state, context, hparams):
+    def indices(state, context, hparams):
         check_context("sw_linucb", context, "shared", num_arms, context_dim, arm_dim)
         inputs = arm_inputs(context, "shared", num_arms, context_dim)
-        return random_argmax(key, swlinucb_indices(state, inputs, hparams, window))
+        return swlinucb_indices(state, inputs, hparams, window)
+
+    def act(key, state, context, hparams):
+        return random_argmax(key, indices(state, context, hparams))
+
+    def action_probabilities(state, context, hparams):
+        return greedy_probabilities(indices(state, context, hparams))
 
     def update(key, state, transition, hparams):
         check_context("sw_linucb", transition.context, "shared", num_arms, context_dim, arm_dim)
@@ -147,5 +160,13 @@ def sw_linucb(
         "window": window,
     }
     return Agent(
-        "sw_linucb", init, act, update, SWLinUCBHParams, static, estimate=lambda state: state.theta
+        "sw_linucb",
+        init,
+        act,
+        update,
+        SWLinUCBHParams,
+        static,
+        estimate=lambda state: state.theta,
+        action_probabilities=action_probabilities,
+        needs=linear_needs("shared", num_arms, context_dim, arm_dim),
     )

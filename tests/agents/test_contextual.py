@@ -384,8 +384,6 @@ def test_param_error_is_logged_only_where_the_estimate_is_comparable(
         ("linucb", {"mode": "hybrid"}, "allowed: disjoint, shared"),
         ("lints", {"mode": "both"}, "allowed: disjoint, shared"),
         ("linucb", {"radius": "big"}, "allowed: alpha, oful"),
-        ("linucb", {"arm_dim": 0, "mode": "shared"}, "arm_dim"),
-        ("lints", {"arm_dim": 0, "context_dim": 0, "mode": "disjoint"}, "needs features"),
         ("linucb", {"num_arms": 0}, "num_arms"),
         ("lints", {"context_dim": -1}, "context_dim"),
     ],

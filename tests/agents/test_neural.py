@@ -646,7 +646,6 @@ def test_state_size_does_not_grow_with_horizon(name):
         ("neural_ucb", {"hidden": ()}, "agent.hidden"),
         ("neural_greedy", {"optimizer": "nope"}, "agent.optimizer"),
         ("neural_linear", {"buffer_size": 0}, "agent.buffer_size"),
-        ("neural_ts", {"context_dim": 0, "arm_dim": 0}, "needs features"),
         ("two_tower", {"exploration": "ucb"}, "agent.exploration"),
         ("two_tower", {"num_users": 0, "context_dim": 0}, "user ids or user features"),
     ],

@@ -323,7 +323,6 @@ def test_d_linucb_tracks_theta_after_an_abrupt_change_better_than_linucb():
         ("sw_linucb", {"window": 0}, "agent.window = 0"),
         ("m_ucb", {"window": 0}, "agent.window = 0"),
         ("m_ucb", {"window": 7}, "even"),
-        ("d_linucb", {"arm_dim": 0}, "arm_dim"),
         ("sw_linucb", {"num_arms": 0}, "num_arms"),
     ],
 )

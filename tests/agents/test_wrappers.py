@@ -10,7 +10,7 @@ import pytest
 
 import agents
 import simulator
-from agents.types import Agent
+from agents.types import Agent, Needs
 from agents.wrappers import _RESTART_SALT, with_delay, with_fresh_arms, with_restart
 from experiments.runner import make_run
 from simulator.params import ConfigError
@@ -50,7 +50,15 @@ def probe_agent(num_arms: int = 3) -> Agent:
             mark=state.mark,
         )
 
-    return Agent("probe", init, act, update, NoHParams, {"num_arms": num_arms})
+    return Agent(
+        "probe",
+        init,
+        act,
+        update,
+        NoHParams,
+        {"num_arms": num_arms},
+        needs=Needs(num_arms=num_arms),
+    )
 
 
 def transitions_with_changes(change_rounds=()):

@@ -70,7 +70,7 @@ def test_exact_probabilities_agree_with_monte_carlo(name):
 
 def test_behaviour_validates():
     with pytest.raises(ConfigError, match="no exact action distribution"):
-        op.behaviour(agents.make("linucb", num_arms=4), "exact")
+        op.behaviour(agents.make("lints", num_arms=4), "exact")
     with pytest.raises(ConfigError, match="propensity = 'magic': unknown"):
         op.behaviour(agents.make("random", num_arms=4), "magic")
     assert not op.behaviour(agents.make("thompson", num_arms=4)).exact  # Monte Carlo
