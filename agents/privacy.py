@@ -13,7 +13,14 @@ Composition.  The mechanism is ``mu``-Gaussian differentially private with ``mu 
 ``mu = sqrt(k) / sigma``, i.e. noise multiplier ``sigma / sqrt(k)``.  An example seen once
 per pass over the data, for ``k`` passes, therefore has ``delta(epsilon)`` of the formula
 with ``sigma / sqrt(k)``; the other examples' updates are post-processing.  No
-subsampling amplification is claimed.
+subsampling amplification is claimed.  A stream that cycles through ``n`` examples for
+``T`` rounds (``seed_example``: five points) shows its most-seen example
+``k = ceil(T / n)`` times (:func:`cycle_passes`); a stream that draws a fresh example every
+round has ``k = 1``.
+
+What is covered: the sequence of noisy parameters ``w_1, w_2, ...``.  A prediction
+``w_t . x_t`` released before the update on ``x_t`` reads ``x_t`` itself without noise and
+is not covered.
 
 ``Phi`` is the standard normal CDF, computed with ``math.erfc`` (accurate in the tails)
 and a log-space asymptotic form where it underflows.  Plain Python: no scipy, no JAX.
@@ -62,6 +69,15 @@ def effective_noise_multiplier(noise_multiplier: float, num_passes: int = 1) -> 
     """The single Gaussian mechanism equal to ``num_passes`` compositions: ``sigma / sqrt(k)``."""
     _check(noise_multiplier, num_passes)
     return noise_multiplier / math.sqrt(num_passes)
+
+
+def cycle_passes(num_steps: int, num_examples: int) -> int:
+    """``k = ceil(T / n)``: the updates the most-seen example enters when a stream cycles
+    through ``n`` examples for ``T`` rounds (the first ``T mod n`` are seen once more)."""
+    for field, value in (("num_steps", num_steps), ("num_examples", num_examples)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ConfigError(f"{field} = {value!r}: must be an integer >= 1")
+    return -(-num_steps // num_examples)
 
 
 def gaussian_dp_mu(noise_multiplier: float, num_passes: int = 1) -> float:

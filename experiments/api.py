@@ -13,7 +13,7 @@ from typing import Any
 import jax
 import numpy as np
 
-from experiments import presets, threefry
+from experiments import threefry
 from experiments.checkpoint import Checkpoint
 from experiments.distributed import is_main_process
 from experiments.execute import (
@@ -23,11 +23,13 @@ from experiments.execute import (
     padded_seed_keys,
     run_group,
 )
+from experiments.offpolicy.experiment import run_logged
 from experiments.plan import plan
+from experiments.presets import as_experiment
 from experiments.results import AgentResults, Results, save
-from experiments.schema import Experiment, from_dict, load_toml
+from experiments.schema import from_dict
 from experiments.tracking import TensorBoardTracker, require_tensorboardx
-from simulator.params import ConfigError
+from simulator.params import ConfigError, to_python
 
 #: Metric values beyond this magnitude count as a blow-up (the run diverged).
 BLOW_UP = 1e15
@@ -36,22 +38,6 @@ BLOW_UP = 1e15
 LOSS_BLOW_UP = 1000.0
 #: Stored loss values that stand for the untrained model in the blow-up test.
 EARLY_VALUES = 10
-
-
-def as_experiment(experiment: Any) -> Experiment:
-    """Accept an :class:`Experiment`, a dict, a preset name or a path to a TOML file."""
-    if isinstance(experiment, Experiment):
-        return experiment.copy()
-    if isinstance(experiment, dict):
-        return from_dict(experiment)
-    if isinstance(experiment, (str, Path)):
-        text = str(experiment)
-        if text.endswith(".toml") or Path(text).is_file():
-            return load_toml(text)
-        return presets.load(text)
-    raise ConfigError(
-        f"cannot run {type(experiment).__name__}: give an Experiment, dict, preset or file"
-    )
 
 
 def versions() -> dict[str, str]:
@@ -99,20 +85,26 @@ def loss_blew_up(loss: np.ndarray) -> np.ndarray:
 
 def mark_diverged(metrics: dict[str, np.ndarray]) -> np.ndarray:
     """Flag runs with any non-finite or huge value, or a loss blow-up (:func:`loss_blew_up`),
-    and blank their metrics to NaN.
+    and blank their metrics to NaN from the run's first bad value on.
 
-    Returns the bool (points, seeds) flags; the metrics are modified in place so that means
-    over seeds (which ignore NaN) are never poisoned by a diverged run.
+    Returns the bool (points, seeds) flags.  The metrics are modified in place: every
+    metric of a run is NaN from the first stored step where any of them is non-finite or
+    beyond ``BLOW_UP``, and keeps its values before, so one can see when the run diverged
+    (a loss blow-up alone stays finite throughout).  Statistics and figures leave a flagged
+    run out by its flag (``diverged``), not by its NaN.
     """
-    diverged = None
+    diverged, first = None, None
     for value in metrics.values():
         bad = ~np.isfinite(value) | (np.abs(value) > BLOW_UP)
         flags = bad.any(axis=-1)
+        start = np.where(flags, bad.argmax(axis=-1), value.shape[-1])
         diverged = flags if diverged is None else diverged | flags
+        first = start if first is None else np.minimum(first, start)
     if "loss" in metrics:
         diverged |= loss_blew_up(metrics["loss"])
     for name, value in metrics.items():
-        metrics[name] = np.where(diverged[..., None], np.nan, value).astype(np.float32)
+        after = np.arange(value.shape[-1]) >= first[..., None]
+        metrics[name] = np.where(after, np.nan, value).astype(np.float32)
     return diverged
 
 
@@ -144,8 +136,9 @@ def run(
     programs compiled here, the previous rule restored on return.
 
     Returns:
-      :class:`Results`, the same object :func:`experiments.load` returns; for
-      ``kind = "replay"`` or ``"ope"`` experiments an :class:`experiments.offpolicy.Report`.
+      :class:`Results`, the same object :func:`experiments.load` returns, for every kind
+      (``kind = "replay"`` / ``"ope"``: per-run metrics with named axes, see
+      :mod:`experiments.offpolicy.experiment`).
     """
     if resume:
         x64 = _resumed_x64(out)
@@ -179,11 +172,8 @@ def _run(experiment, out, *, progress, resume, figures, tensorboard, baseline) -
     checkpoint = Checkpoint(Path(out)) if out is not None else None
     if resume:
         experiment = from_dict(checkpoint.experiment())
-    else:
-        if experiment.kind != "simulate":  # replay / off-policy evaluation on a log
-            from experiments import offpolicy
-
-            return offpolicy.run_experiment(experiment, out=out)
+    elif experiment.kind != "simulate":  # replay / off-policy evaluation on a log
+        return _run_logged(experiment, out)
     plans = plan(experiment)  # every check happens here, before any compilation
     tracker = None
     if tensorboard:
@@ -224,16 +214,48 @@ def _run(experiment, out, *, progress, resume, figures, tensorboard, baseline) -
     finally:  # an interrupted run keeps every curve written so far
         if tracker is not None:
             tracker.close()
-    config = {**resolved, "versions": versions(), "git_revision": git_revision()}
-    config["devices"] = [str(d) for d in jax.devices()]
-    config["processes"] = jax.process_count()
+    config = {**resolved, **provenance()}
     config["baseline"] = baseline or labels[0]
     config["capabilities"] = capabilities_record(plans)
     results = Results(config, agent_results)
     if out is not None and is_main_process():
-        save(results, out, figures=figures)
+        from experiments.figures import draw  # matplotlib only when figures are drawn
+
+        save(results, out, draw=draw if figures else None)
         checkpoint.remove()
     return results
+
+
+def provenance() -> dict[str, Any]:
+    """What produced a result: package versions, git revision, devices, processes."""
+    return {
+        "versions": versions(),
+        "git_revision": git_revision(),
+        "devices": [str(d) for d in jax.devices()],
+        "processes": jax.process_count(),
+    }
+
+
+def _run_logged(experiment, out) -> Results:
+    """A ``kind = "replay"`` / ``"ope"`` experiment on the same Results and writer."""
+    logged = run_logged(experiment)
+    config = {**experiment.to_dict(), **provenance()}
+    config.update(title=logged.title, note=logged.note, axis_values=logged.axis_values)
+    results = Results(config, logged.agents)
+    if out is not None and is_main_process():
+        save(results, out)
+    return results
+
+
+def scalar_params(params: Any) -> dict[str, float]:
+    """The scalar knobs of a params pytree by dotted path (``drift.period``): the values a
+    run started from (a sweep's values are in the points)."""
+    out = {}
+    for path, leaf in jax.tree_util.tree_flatten_with_path(params)[0]:
+        if np.size(leaf) == 1:
+            name = ".".join(str(getattr(k, "name", getattr(k, "key", k))) for k in path)
+            out[name] = float(np.asarray(leaf).reshape(()))
+    return out
 
 
 def capabilities_record(plans) -> dict[str, Any]:
@@ -244,6 +266,8 @@ def capabilities_record(plans) -> dict[str, Any]:
     first = plans[0].groups[0]
     return {
         "env": first.env.spec.as_dict(),
+        "env_static": {k: to_python(v) for k, v in first.env.static_fields().items()},
+        "env_params": scalar_params(first.env_params),
         "agents": {
             p.label: {
                 "name": p.groups[0].agent.name,

@@ -27,7 +27,9 @@ from simulator.params import ConfigError
 FOLDER = "checkpoint"
 
 
-def _is_key(leaf: Any) -> bool:
+def is_key(leaf: Any) -> bool:
+    """Is the carry leaf an array of typed PRNG keys (``jax.random.key``)?  Such leaves
+    are stored and compared as their ``key_data``."""
     return jnp.issubdtype(leaf.dtype, jax.dtypes.prng_key)
 
 
@@ -40,14 +42,14 @@ class GroupCheckpoint:
     def save(self, t_done: int, carry: Any, logs: list[dict[str, np.ndarray]]) -> None:
         arrays = {"t_done": np.asarray(t_done)}
         for i, leaf in enumerate(jax.tree.leaves(carry)):
-            if _is_key(leaf):  # typed PRNG keys (e.g. buffered by the delay wrapper)
+            if is_key(leaf):  # typed PRNG keys (e.g. buffered by the delay wrapper)
                 leaf = jax.random.key_data(leaf)
             arrays[f"carry/{i}"] = to_host(leaf)
         if not is_main_process():
             return
         for name in logs[0]:
             arrays[f"log/{name}"] = np.concatenate([log[name] for log in logs], axis=-1)
-        atomic.write_npz(self.path, arrays)
+        atomic.write_npz(self.path, arrays, compress=False)  # every chunk: speed first
 
     def load(self, like: Any) -> tuple[int, Any, list[dict[str, np.ndarray]]] | None:
         """Restore ``(t_done, carry, logs)`` with ``like``'s tree structure, or None."""
@@ -58,7 +60,7 @@ class GroupCheckpoint:
             leaves = []
             for i, leaf_like in enumerate(leaves_like):
                 value = data[f"carry/{i}"]
-                if _is_key(leaf_like):
+                if is_key(leaf_like):
                     leaves.append(jax.random.wrap_key_data(value))  # the default impl made them
                     continue
                 if value.shape != leaf_like.shape:

@@ -24,6 +24,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.extend.core import Literal
 
+from experiments.checkpoint import is_key
 from experiments.distributed import global_array, to_host
 from experiments.plan import PointGroup
 from experiments.runner import advance, init_carry, split_run_key, step_once
@@ -39,7 +40,13 @@ CHUNK_WORK = 20_000_000
 
 
 def seed_keys(seed: int, num_seeds: int) -> jax.Array:
-    """Key of seed ``i`` is ``fold_in(key(seed), i)``: independent of ``num_seeds``."""
+    """The ``(num_seeds,)`` typed keys of an experiment's seeds: seed ``i`` is
+    ``fold_in(key(seed), i)``, independent of ``num_seeds`` (more seeds extend a run
+    without changing the first ones).
+
+    The one helper for every experiment mode (sweeps here, off-policy evaluation in
+    :mod:`experiments.offpolicy`), so that the same ``seed`` gives the same keys.
+    """
     root = jax.random.key(seed)
     return jax.vmap(lambda i: jax.random.fold_in(root, i))(jnp.arange(num_seeds, dtype=jnp.uint32))
 
@@ -155,15 +162,11 @@ def compile_group(group: PointGroup, record_every: int, num_seeds: int) -> Compi
     return CompiledGroup(init=init, chunk=chunk)
 
 
-def _is_key(leaf: Any) -> bool:
-    return jnp.issubdtype(leaf.dtype, jax.dtypes.prng_key)
-
-
 @jax.jit
 def _leaves_shared(leaves: list[jax.Array]) -> list[jax.Array]:
     out = []
     for leaf in leaves:
-        data = jax.random.key_data(leaf) if _is_key(leaf) else leaf
+        data = jax.random.key_data(leaf) if is_key(leaf) else leaf
         flat = data.reshape((data.shape[0] * data.shape[1],) + data.shape[2:])
         out.append(jnp.all(flat == flat[:1]))
     return out

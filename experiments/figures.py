@@ -3,44 +3,54 @@
 :func:`draw` reads a Results object (``experiments.load(DIR)`` or ``experiments.run``) and
 writes the figures its experiment names (``config["figures"]``), each as PNG and PDF;
 :func:`compare` overlays the regret curves of several results folders.  The drawing itself
-is :mod:`experiments.plots`; the numbers come from :mod:`experiments.stats`.
+is :mod:`experiments.plots` (its module docstring has the layout rules: legends outside the
+data, colour ramps for sweeps, facets, scales from the data); the numbers come from
+:mod:`experiments.stats`.
 
-Figure names (files ``NAME.png`` and ``NAME.pdf``):
+Figure names (files ``NAME.png`` and ``NAME.pdf``; the same names whatever was swept):
 
-============  ==========================================================================
-regret        mean cumulative regret with a 95% band, linear time
-regret_log    the same on a log-time axis, with the Lai–Robbins bound for a ``bernoulli``
-              environment with fixed ``means``
-reward        average reward per step
-optimal       % optimal action per step
-sensitivity   final cumulative regret against each swept value (``sensitivity.png``, or
-              ``sensitivity_<key>.png`` when several keys are swept), one curve per agent,
-              diverged points marked; for a 2-D grid also ``heatmap_<label>.png`` per agent
-loss          average loss per step (full-information streams), when the metric exists
-privacy       average loss against the (epsilon, delta) of each swept noise multiplier
-normalised_   the table of Riquelme, Tucker & Snoek (2018): each agent's mean final
-regret        cumulative regret as a percentage of the uniform agent's at the same point
-              (uniform = 100), one column per point of the reference (e.g. per delta);
-              see :func:`normalised_regret` and :func:`plot_normalised_regret`
-============  ==========================================================================
+=================  =====================================================================
+regret             mean cumulative regret with a 95% band, linear time
+regret_log         the same on a log-time axis, with the Lai–Robbins asymptote ``c ln t``
+                   for a ``bernoulli`` environment with fixed ``means``
+reward             average reward per step
+optimal            % optimal action per step
+loss               average loss per step (full-information streams), when logged
+sensitivity        the final metric against each swept value, one panel per swept key
+                   (a window and a discount share one panel on the effective-memory axis
+                   ``1/(1-γ)``), diverged points marked; for a 2-D grid also
+                   ``heatmap_<label>`` per agent
+privacy            average loss against the (epsilon, delta) of each noise multiplier
+normalised_regret  Riquelme, Tucker & Snoek (2018)'s table: final regret as a percentage
+                   of the uniform agent's (:func:`experiments.stats.normalised_regret`)
+=================  =====================================================================
 
-The per-step curves (reward, optimal, loss) are smoothed per run by a trailing mean over
-``max(1, T // 100)`` stored values before the mean and band over seeds.
+What every curve figure states or shows:
 
-An agent with several points gets one curve per point, labelled ``label (key=value)`` with
-the keys that vary across its points (``agent.`` dropped: ``eps (epsilon=0.1)``), in
-shades of the agent's colour; diverged seeds are left out of the curves and counted in the
-label.  A figure that does not apply (no sweep, no
-such metric) is skipped.  Files are written atomically: a temporary file in the same folder,
-then ``os.replace``, so a crash never leaves a half-written figure.
+* a title (``experiment: what``) and a caption line: the number of seeds, the band
+  (Student-t 95% interval of the mean over seeds), the smoothing (the per-step curves are
+  a trailing mean over ``max(1, T // 50)`` stored values, stated in steps), diverged runs
+  left out, and the notes below;
+* an agent with several points is a colour ramp with a colour bar naming the swept key;
+  several such agents get a panel each; the metric's range clips the bands (click rewards
+  in [0, 1], regret and loss >= 0; see :func:`metric_bounds`);
+* known change points of an abrupt environment (``drift = "abrupt"`` with a fixed
+  ``drift.period``: the same for every seed) are dotted vertical lines; changes at random
+  times (``drift.hazard``) differ between seeds and are not drawn (the caption says so),
+  nor are change points when the period itself is swept.
+
+Files are written atomically: a temporary file in the same folder, then ``os.replace``,
+so a crash never leaves a half-written figure.
 
 Example::
 
     paths = draw(experiments.load("results/testbed"), "results/testbed")
+    draw(results, "talk", names=["regret"], agents=["ucb", "ts"], style="talk")
 """
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import warnings
@@ -53,16 +63,28 @@ import numpy as np
 
 from experiments import atomic, plots, stats
 from experiments.schema import FIGURES
+from experiments.stats import (  # noqa: F401 (re-exported: figures.normalised_regret)
+    UNIFORM_AGENT,
+    NormalisedRegret,
+    normalised_regret,
+    point_label,
+    short_key,
+)
 from simulator.params import ConfigError
 
-#: Registry name of the reference agent of :func:`normalised_regret` (uniform = 100).
-UNIFORM_AGENT = "random"
 #: The delta at which the privacy figure reports each noise multiplier's epsilon.
 PRIVACY_DELTA = 1e-5
 DEFAULT_FIGURES = ("regret", "sensitivity")
 FORMATS = ("png", "pdf")
+#: Last dotted component of swept keys that are a memory length / a discount factor.
+WINDOW_KEYS = ("window", "tau")
+DISCOUNT_KEYS = ("discount", "gamma")
 
 _PDF_METADATA = {"CreationDate": None}  # reproducible PDFs
+
+
+class CompareWarning(UserWarning):
+    """:func:`compare` was given folders that differ in horizon or seeds."""
 
 
 def check_names(names: Sequence[str], key: str = "figures") -> list[str]:
@@ -75,11 +97,18 @@ def check_names(names: Sequence[str], key: str = "figures") -> list[str]:
     return list(names)
 
 
-def save(fig: Any, out_dir: str | os.PathLike, name: str, formats: Sequence[str] = FORMATS):
+def save(
+    fig: Any,
+    out_dir: str | os.PathLike,
+    name: str,
+    formats: Sequence[str] = FORMATS,
+    dpi: float | None = None,
+):
     """Write ``fig`` as ``out_dir/name.<fmt>`` for each format, atomically.
 
     Each file goes through :mod:`experiments.atomic` (a temporary file moved into place;
-    on an error nothing else changes).
+    on an error nothing else changes).  ``dpi`` overrides the style's resolution of
+    raster formats (300 for paper figures).
 
     Returns:
       The written paths.
@@ -87,18 +116,21 @@ def save(fig: Any, out_dir: str | os.PathLike, name: str, formats: Sequence[str]
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = []
+    rc = plots.get_style(getattr(fig, "driftsim_style", "paper")).rc
     for fmt in formats:
         path = out_dir / f"{name}.{fmt}"
 
         def write(handle, fmt=fmt):
-            with matplotlib.rc_context(plots.PAPER_RC):
+            with matplotlib.rc_context(rc):
                 if fig.get_layout_engine() is not None:
                     # lay out once at the figure's size, then freeze: a second
                     # tight-cropped save must not rerun constrained layout on the crop
-                    fig.canvas.draw()
+                    # (the same layout as canvas.draw(), without rasterising the figure)
+                    fig.draw_without_rendering()
                     fig.set_layout_engine("none")
                 metadata = _PDF_METADATA if fmt == "pdf" else None
-                fig.savefig(handle, format=fmt, metadata=metadata)
+                extra = {"dpi": dpi} if dpi else {}
+                fig.savefig(handle, format=fmt, metadata=metadata, **extra)
 
         paths.append(atomic.write_with(path, write))
     return paths
@@ -110,32 +142,158 @@ def safe_name(text: str) -> str:
 
 
 # ---------------------------------------------------------------------------------------
+# A selection of agents and points
+# ---------------------------------------------------------------------------------------
+
+
+class _AgentView:
+    """Some points of one agent's results (the same attributes as ``AgentResults``)."""
+
+    def __init__(self, r: Any, index: Sequence[int]):
+        index = list(index)
+        metrics = getattr(r, "metrics", None)
+        if metrics is None:
+            metrics = {m: getattr(r, m) for m in ("reward", "regret", "optimal") if hasattr(r, m)}
+        self.label = getattr(r, "label", "")
+        self.metrics = {k: np.asarray(v)[index] for k, v in metrics.items()}
+        shape = next(iter(self.metrics.values())).shape[:2]
+        diverged = getattr(r, "diverged", None)
+        full = (len(r.points), shape[1])
+        self.diverged = (
+            np.zeros(shape, bool)
+            if diverged is None
+            else np.broadcast_to(np.asarray(diverged, bool), full)[index]
+        )
+        self.points = [r.points[i] for i in index]
+        self.grid = getattr(r, "grid", None) if len(index) == len(r.points) else None
+        self.record_every = getattr(r, "record_every", 1)
+
+    def __getattr__(self, name: str) -> np.ndarray:
+        metrics = self.__dict__.get("metrics", {})
+        if name in metrics:
+            return metrics[name]
+        raise AttributeError(name)
+
+    def cumulative_regret(self) -> np.ndarray:
+        return stats.cumulative_regret(self.metrics["regret"], self.record_every)
+
+
+class _ResultsView:
+    """Some agents and points of a Results object (what :func:`draw` reads of it)."""
+
+    def __init__(self, results: Any, agents: dict[str, Any]):
+        self._agents = agents
+        self.agents = list(agents)
+        self.steps = np.asarray(results.steps)
+        self.record_every = int(getattr(results, "record_every", 1))
+        self.config = getattr(results, "config", None) or {}
+        self.path = getattr(results, "path", None)
+
+    def __getitem__(self, label: str) -> Any:
+        return self._agents[label]
+
+
+def _key_matches(key: str, given: str) -> bool:
+    return key == given or key.endswith("." + given)
+
+
+def _same_value(value: Any, wanted: Any) -> bool:
+    if plots.is_numeric([value]) and plots.is_numeric([wanted]):
+        return math.isclose(float(value), float(wanted), rel_tol=1e-9, abs_tol=1e-12)
+    return stats.format_value(value) == stats.format_value(wanted)
+
+
+def select(
+    results: Any,
+    agents: Sequence[str] | None = None,
+    points: Mapping[str, Sequence[Any]] | Sequence[int] | None = None,
+) -> Any:
+    """A view of ``results`` restricted to some agents and points (for :func:`draw`).
+
+    Args:
+      results: a Results object.
+      agents: labels to keep, in this order (None: all).
+      points: ``{key: values}``, keeping the points whose value of ``key`` is one of
+        ``values`` (``key`` is a swept key, ``agent.learning_rate``, or its last part,
+        ``learning_rate``; a point without the key is kept), or indices into each agent's
+        points (an agent with one point keeps it).
+
+    Returns:
+      An object with the Results attributes :func:`draw` reads; ``results`` itself when
+      nothing is restricted.
+
+    Raises:
+      ConfigError: an unknown label, a key no agent has, or nothing left to draw.
+    """
+    if not agents and not points:
+        return results
+    labels = list(agents) if agents else list(results.agents)
+    unknown = [label for label in labels if label not in results.agents]
+    if unknown:
+        raise ConfigError(
+            f"agents = {unknown[0]!r}: not an agent of these results; one of "
+            f"{', '.join(results.agents)}"
+        )
+    if isinstance(points, Mapping):
+        every = [k for label in labels for p in results[label].points for k in p]
+        for given in points:
+            if not any(_key_matches(k, given) for k in every):
+                raise ConfigError(
+                    f"points: {given!r} is not a swept key of these agents; swept: "
+                    f"{', '.join(dict.fromkeys(every)) or 'none'}"
+                )
+    views = {}
+    for label in labels:
+        r = results[label]
+        keep = list(range(len(r.points)))
+        if isinstance(points, Mapping):
+            keep = [
+                i
+                for i in keep
+                if all(
+                    any(_same_value(v, w) for w in wanted)
+                    for given, wanted in points.items()
+                    for k, v in r.points[i].items()
+                    if _key_matches(k, given)
+                )
+            ]
+        elif points:
+            if len(r.points) > 1:
+                bad = [i for i in points if not 0 <= int(i) < len(r.points)]
+                if bad:
+                    raise ConfigError(
+                        f"points = {bad[0]}: {label!r} has points 0..{len(r.points) - 1}"
+                    )
+                keep = [int(i) for i in points]
+        if keep:
+            views[label] = _AgentView(r, keep)
+    if not views:
+        raise ConfigError("points: no point of these agents matches")
+    return _ResultsView(results, views)
+
+
+# ---------------------------------------------------------------------------------------
 # From Results to curves
 # ---------------------------------------------------------------------------------------
 
 
-def _varying_keys(points: Sequence[Mapping[str, Any]]) -> list[str]:
-    keys: dict[str, None] = {}
-    for p in points:
-        keys.update(dict.fromkeys(p))
-    return [k for k in keys if len({repr(plots.format_value(p.get(k))) for p in points}) > 1]
+class CurveSet(NamedTuple):
+    """The curves of a figure.
 
+    Attributes:
+      curves: curve label -> ``(seeds, T)`` values, diverged seeds NaN.
+      groups: agent label -> its curve labels (one per point).
+      values: curve label -> the value of the one key the agent's points vary in (only
+        for agents that vary in exactly one key).
+      names: agent label -> that key (short form, for a colour bar).
+      diverged: ``(diverged runs, runs)`` over all curves.
+    """
 
-def short_key(key: str, label: str) -> str:
-    """A swept key as shown next to an agent's label: ``agent.epsilon`` -> ``epsilon``,
-    ``agents.LABEL.c`` -> ``c``; environment keys keep their ``env.`` prefix."""
-    for prefix in (f"agents.{label}.", "agent."):
-        if key.startswith(prefix):
-            return key[len(prefix) :]
-    return key
-
-
-def point_label(label: str, point: Mapping[str, Any], keys: Sequence[str]) -> str:
-    """``label (key=value, ...)`` for the given keys of a point; ``label`` when none."""
-    if not keys:
-        return label
-    inner = ", ".join(f"{short_key(k, label)}={plots.format_value(point.get(k))}" for k in keys)
-    return f"{label} ({inner})"
+    curves: dict[str, np.ndarray]
+    groups: dict[str, list[str]]
+    values: dict[str, Any]
+    names: dict[str, str]
+    diverged: tuple[int, int]
 
 
 def _metric(r: Any, name: str) -> np.ndarray | None:
@@ -160,9 +318,7 @@ def _cumulative_regret(results: Any, r: Any) -> np.ndarray | None:
     return stats.cumulative_regret(regret, int(getattr(results, "record_every", 1)))
 
 
-def agent_curves(
-    results: Any, values_of, prefix: str = ""
-) -> tuple[dict[str, np.ndarray], dict[str, list[str]]]:
+def agent_curves(results: Any, values_of, prefix: str = "") -> CurveSet:
     """Per-point ``(seeds, T)`` curves of every agent, diverged seeds set to NaN.
 
     Args:
@@ -171,28 +327,65 @@ def agent_curves(
       prefix: put before every label (``"folder/"`` in :func:`compare`).
 
     Returns:
-      ``(curves, groups)``: curve label -> ``(seeds, T)``; agent label -> its curve labels.
+      A :class:`CurveSet`.  Curve labels are ``label (key=value, ...)`` with the keys that
+      vary across the agent's points (``agent.`` dropped), plus ``[k/n diverged]`` when
+      ``k`` of its ``n`` seeds diverged.
     """
     curves: dict[str, np.ndarray] = {}
     groups: dict[str, list[str]] = {}
+    values: dict[str, Any] = {}
+    names: dict[str, str] = {}
+    num_bad = num_runs = 0
     for label in results.agents:
         r = results[label]
-        values = values_of(results, r)
-        if values is None:
+        array = values_of(results, r)
+        if array is None:
             continue
-        bad = _diverged(r, values.shape[:2]) | ~np.isfinite(values).all(axis=-1)
-        values = np.where(bad[..., None], np.nan, values)
-        keys = _varying_keys(r.points)
-        names = []
+        bad = _diverged(r, array.shape[:2]) | ~np.isfinite(array).all(axis=-1)
+        array = np.where(bad[..., None], np.nan, array)
+        keys = stats.varying_keys(r.points)
+        members = []
         for i, point in enumerate(r.points):
             name = point_label(prefix + label, point, keys)
-            num_bad = int(bad[i].sum())
-            if num_bad:
-                name += f" [{num_bad}/{bad.shape[1]} diverged]"
-            curves[name] = values[i]
-            names.append(name)
-        groups[prefix + label] = names
-    return curves, groups
+            count = int(bad[i].sum())
+            if count:
+                name += f" [{count}/{bad.shape[1]} diverged]"
+            curves[name] = array[i]
+            members.append(name)
+            if len(keys) == 1:
+                values[name] = point.get(keys[0])
+        groups[prefix + label] = members
+        if len(keys) == 1:
+            names[prefix + label] = short_key(keys[0], label)
+        num_bad += int(bad.sum())
+        num_runs += bad.size
+    return CurveSet(curves, groups, values, names, (num_bad, num_runs))
+
+
+def _env_spec(results: Any) -> dict[str, Any]:
+    config = getattr(results, "config", None) or {}
+    return (config.get("capabilities") or {}).get("env") or {}
+
+
+def metric_bounds(results: Any, metric: str) -> tuple[float | None, float | None] | None:
+    """The range of a per-step metric as drawn, from the environment's declared rewards.
+
+    ``reward``: [0, 1] for clicks, ``[low, high]`` for bounded rewards, none for real
+    ones; ``regret`` (and cumulative regret), ``loss``: >= 0; ``optimal``: [0, 100] %.
+    """
+    if metric in ("regret", "loss", "param_error"):
+        return (0.0, None)
+    if metric == "optimal":
+        return (0.0, 100.0)
+    if metric == "reward":
+        reward = _env_spec(results).get("reward") or {}
+        kind = stats.reward_kind(getattr(results, "config", None))
+        if kind == "click":
+            return (0.0, 1.0)
+        if kind == "bounded":
+            low, high = reward.get("low"), reward.get("high")
+            return (None if low is None else float(low), None if high is None else float(high))
+    return None
 
 
 def _bernoulli_means(results: Any) -> list[float] | None:
@@ -200,9 +393,11 @@ def _bernoulli_means(results: Any) -> list[float] | None:
     fixed arms (Bernoulli arms: the Lai–Robbins bound applies), else None."""
     config = getattr(results, "config", None) or {}
     env = config.get("env") or {}
-    spec = (config.get("capabilities") or {}).get("env") or {}
+    spec = _env_spec(results)
     clicks = (spec.get("reward") or {}).get("kind") == "click"
     if not isinstance(env, Mapping) or not (clicks and spec.get("fixed_arms")):
+        return None
+    if env.get("drift") not in (None, "stationary"):
         return None
     means = env.get("means")
     for section in ("static", "fields", "params"):
@@ -216,8 +411,100 @@ def _bernoulli_means(results: Any) -> list[float] | None:
     return [float(m) for m in means]
 
 
+class ChangeSchedule(NamedTuple):
+    """Change points every seed shares (``steps``) and a sentence for the caption."""
+
+    steps: list[float]
+    note: str
+
+
+def _env_default(config: Mapping[str, Any], field: str) -> Any:
+    """The run's ``drift`` (static) or ``drift.<field>`` (knob) as ``experiments.run``
+    stored it in ``config["capabilities"]`` (None for an older folder): the environment is
+    never rebuilt, so a plugin need not be installed."""
+    declared = config.get("capabilities") or {}
+    if field == "drift":
+        return (declared.get("env_static") or {}).get("drift")
+    return (declared.get("env_params") or {}).get(f"drift.{field}")
+
+
+def change_schedule(results: Any) -> ChangeSchedule:
+    """The change points shared by all seeds, from the config: an ``abrupt`` drift with a
+    fixed ``drift.period`` P changes after steps P, 2P, ... (:class:`simulator.drift.Abrupt`).
+
+    Hazard-rate changes happen at random times that differ between seeds, and a swept
+    period differs between points: neither is drawn (the note says so).  Change points
+    are not a logged metric (``oracle.change_point`` stays inside the simulator), so a
+    per-seed schedule cannot be recovered from a results folder.
+    """
+    config = getattr(results, "config", None) or {}
+    env = config.get("env") or {}
+    if not isinstance(env, Mapping) or not env.get("name"):
+        return ChangeSchedule([], "")
+    drift = env.get("drift") or _env_default(config, "drift")
+    if drift != "abrupt":
+        return ChangeSchedule([], "")
+    swept: dict[str, set[str]] = {}
+    for label in results.agents:
+        for point in results[label].points:
+            for key in ("env.drift.period", "env.drift.hazard"):
+                if key in point:
+                    swept.setdefault(key, set()).add(stats.format_value(point[key]))
+    notes = []
+    period = env.get("drift.period")
+    period = _env_default(config, "period") if period is None else float(period)
+    hazard = env.get("drift.hazard")
+    hazard = _env_default(config, "hazard") if hazard is None else float(hazard)
+    steps: list[float] = []
+    if len(swept.get("env.drift.period", ())) > 1:
+        notes.append("change points differ between points (env.drift.period swept): not drawn")
+    elif period:
+        if "env.drift.period" in swept:
+            period = float(next(iter(swept["env.drift.period"])))
+        p = int(round(period))
+        horizon = float(np.asarray(results.steps)[-1]) if len(results.steps) else 0.0
+        steps = [float(k * p) for k in range(1, int(horizon // p) + 1) if k * p < horizon]
+        if steps:
+            notes.append(f"dotted: change points every {p:,} steps")
+    if (hazard or 0) > 0 or len(swept.get("env.drift.hazard", ())) > 1:
+        rate = f" (hazard {stats.format_value(hazard)} per step)" if hazard else ""
+        notes.append(f"random-time changes{rate} differ between seeds: not drawn")
+    return ChangeSchedule(steps, "; ".join(notes))
+
+
 def _reward_window(num_values: int) -> int:
-    return max(1, num_values // 100)
+    return max(1, num_values // 50)
+
+
+class _Options(NamedTuple):
+    style: str
+    log_y: bool | None
+    schedule: ChangeSchedule
+    name: str
+
+
+def _title(options: _Options, what: str) -> str:
+    return f"{options.name}: {what}" if options.name else what
+
+
+def _caption(
+    cs: CurveSet, level: float = 0.95, smoothing: str = "", notes: Sequence[str] = ()
+) -> str:
+    seeds = [c.shape[0] for c in cs.curves.values()] or [0]
+    text = plots.band_caption(seeds, level, smoothing)
+    bad, runs = cs.diverged
+    if bad:
+        text += f"; {bad} of {runs} runs diverged, left out of the means"
+    return "; ".join([text, *[n for n in notes if n]])
+
+
+def _smoothing(window: int, record_every: int) -> str:
+    steps = window * record_every
+    if steps <= 1:
+        return ""
+    if window <= 1:
+        return f"each value the mean of {record_every} steps"
+    return f"trailing mean over {steps:,} steps"
 
 
 # ---------------------------------------------------------------------------------------
@@ -225,33 +512,67 @@ def _reward_window(num_values: int) -> int:
 # ---------------------------------------------------------------------------------------
 
 
-def _fig_regret(results, log_x: bool):
-    curves, groups = agent_curves(results, _cumulative_regret)
-    if not curves:
+def _fig_regret(results, options: _Options, log_x: bool):
+    cs = agent_curves(results, _cumulative_regret)
+    if not cs.curves:
         return None
     steps = np.asarray(results.steps)
     bound = None
+    notes = [options.schedule.note]
+    label = "Lai–Robbins bound"
     if log_x:
         means = _bernoulli_means(results)
         if means is not None:
-            bound = (steps, plots.lai_robbins_curve(means, steps))
+            c = stats.lai_robbins_bound(means)
+            bound = (steps, stats.lai_robbins_curve(means, steps))
+            label = "Lai–Robbins c ln t"
+            notes.append(
+                f"dashed: Lai–Robbins asymptotic lower bound c ln t, c = {c:.3g}; it holds as "
+                "t → ∞, so a good policy can lie below it at finite t"
+            )
     fig, _ = plots.plot_regret(
-        steps, curves, log_x=log_x, lower_bound=bound, colors=plots.curve_colors(groups)
+        steps,
+        cs.curves,
+        log_x=log_x,
+        log_y=options.log_y,
+        lower_bound=bound,
+        lower_bound_label=label,
+        groups=cs.groups,
+        sweep_values=cs.values,
+        sweep_names=cs.names,
+        bounds=metric_bounds(results, "regret"),
+        change_points=options.schedule.steps,
+        title=_title(options, "cumulative regret" + (", log time" if log_x else "")),
+        caption=_caption(cs, notes=notes),
+        style=options.style,
     )
     return fig
 
 
-def _fig_metric(results, name: str, ylabel: str, optimal: bool = False):
-    curves, groups = agent_curves(results, lambda res, r: _metric(r, name))
-    if not curves:
+def _fig_metric(results, options: _Options, name: str, ylabel: str, what: str):
+    cs = agent_curves(results, lambda res, r: _metric(r, name))
+    if not cs.curves:
         return None
     steps = np.asarray(results.steps)
-    colors = plots.curve_colors(groups)
     window = _reward_window(len(steps))
-    if optimal:
-        fig, _ = plots.plot_optimal(steps, curves, colors=colors, window=window)
+    record_every = int(getattr(results, "record_every", 1))
+    common = dict(
+        groups=cs.groups,
+        sweep_values=cs.values,
+        sweep_names=cs.names,
+        window=window,
+        bounds=metric_bounds(results, name),
+        change_points=options.schedule.steps,
+        title=_title(options, what),
+        caption=_caption(
+            cs, smoothing=_smoothing(window, record_every), notes=[options.schedule.note]
+        ),
+        style=options.style,
+    )
+    if name == "optimal":
+        fig, _ = plots.plot_optimal(steps, cs.curves, **common)
     else:
-        fig, _ = plots.plot_curves(steps, curves, ylabel=ylabel, colors=colors, window=window)
+        fig, _ = plots.plot_curves(steps, cs.curves, ylabel=ylabel, log_y=options.log_y, **common)
     return fig
 
 
@@ -267,7 +588,88 @@ def _final_metric(results) -> tuple[dict[str, dict[str, np.ndarray]], str, str]:
     return runs, "", ""
 
 
-def _sensitivity_figures(results) -> list[tuple[str, Any]]:
+def _last_part(key: str) -> str:
+    return key.rsplit(".", 1)[-1]
+
+
+def _is_memory_key(key: str) -> bool:
+    return _last_part(key) in WINDOW_KEYS + DISCOUNT_KEYS
+
+
+def _panel_keys(keys: Sequence[str]) -> list[list[str]]:
+    """Swept keys grouped into sensitivity panels: windows and discounts share one panel
+    (on the effective-memory axis) when a discount is among them; every other key has its
+    own."""
+    memory = [k for k in keys if _is_memory_key(k)]
+    if not any(_last_part(k) in DISCOUNT_KEYS for k in memory):
+        memory = []
+    panels: list[list[str]] = []
+    for key in keys:
+        if key in memory:
+            if memory[0] == key:
+                panels.append(memory)
+        else:
+            panels.append([key])
+    return panels
+
+
+def _x_scale(values: Sequence[Any]) -> str:
+    if not values or not plots.is_numeric(values):
+        return "linear"
+    arr = np.asarray(values, dtype=np.float64)
+    if np.all(arr > 0):
+        return "log" if plots.value_scale(arr) == "log" else "linear"
+    positive = arr[arr > 0]
+    if positive.size >= 2 and positive.max() / positive.min() >= 8:
+        return "symlog"
+    return "linear"
+
+
+def _sensitivity_panel(results, runs, metric, panel_keys):
+    """``(values, finals, diverged, groups)`` of one sensitivity panel."""
+    values: dict[str, list[Any]] = {}
+    finals: dict[str, np.ndarray] = {}
+    diverged: dict[str, np.ndarray] = {}
+    groups: dict[str, list[str]] = {}
+    for label in results.agents:
+        r = results[label]
+        if metric not in runs[label]:
+            continue
+        final, bad = runs[label][metric], runs[label]["diverged"]
+        names: list[str] = []
+        keys_here = [k for k in panel_keys if any(k in p for p in r.points)]
+        if not keys_here:  # not swept here: reference line(s)
+            others = stats.varying_keys(r.points)
+            for i, p in enumerate(r.points):
+                name = point_label(label, p, others)
+                values[name], finals[name], diverged[name] = [], final[i : i + 1], bad[i : i + 1]
+                names.append(name)
+        else:
+            key = keys_here[0]
+            others = [k for k in stats.varying_keys(r.points) if k != key]
+            by_rest: dict[str, list[int]] = {}
+            for i, p in enumerate(r.points):
+                if key in p:
+                    rest = repr([stats.format_value(p.get(k)) for k in others])
+                    by_rest.setdefault(rest, []).append(i)
+            discount = _last_part(key) in DISCOUNT_KEYS and _discount_axis(panel_keys)
+            for idx in by_rest.values():
+                name = point_label(label, r.points[idx[0]], others)
+                xs = [r.points[i][key] for i in idx]
+                if discount:  # on the effective-memory axis
+                    xs = [float(plots.effective_memory(x)) for x in xs]
+                values[name] = xs
+                finals[name], diverged[name] = final[idx], bad[idx]
+                names.append(name)
+        groups[label] = names
+    return values, finals, diverged, groups
+
+
+def _discount_axis(panel_keys: Sequence[str]) -> bool:
+    return any(_last_part(k) in DISCOUNT_KEYS for k in panel_keys)
+
+
+def _sensitivity_figures(results, options: _Options) -> list[tuple[str, Any]]:
     runs, metric, ylabel = _final_metric(results)
     if not metric:
         return []
@@ -277,75 +679,98 @@ def _sensitivity_figures(results) -> list[tuple[str, Any]]:
         if len({repr(p[k]) for label in results.agents for p in results[label].points if k in p})
         > 1
     ]
-    out = []
-    for key in keys:
-        values: dict[str, list[Any]] = {}
-        finals: dict[str, np.ndarray] = {}
-        diverged: dict[str, np.ndarray] = {}
-        groups: dict[str, list[str]] = {}
-        for label in results.agents:
-            r = results[label]
-            if metric not in runs[label]:
-                continue
-            final, bad = runs[label][metric], runs[label]["diverged"]
-            names: list[str] = []
-            if all(key not in p for p in r.points):  # not swept here: reference line(s)
-                others = _varying_keys(r.points)
-                for i, p in enumerate(r.points):
-                    name = point_label(label, p, others)
-                    values[name], finals[name], diverged[name] = (
-                        [],
-                        final[i : i + 1],
-                        bad[i : i + 1],
-                    )
-                    names.append(name)
-            else:
-                others = [k for k in _varying_keys(r.points) if k != key]
-                by_rest: dict[str, list[int]] = {}
-                for i, p in enumerate(r.points):
-                    if key in p:
-                        rest = repr([plots.format_value(p.get(k)) for k in others])
-                        by_rest.setdefault(rest, []).append(i)
-                for idx in by_rest.values():
-                    name = point_label(label, r.points[idx[0]], others)
-                    values[name] = [r.points[i][key] for i in idx]
-                    finals[name], diverged[name] = final[idx], bad[idx]
-                    names.append(name)
-            groups[label] = names
-        if not finals:
-            continue
-        all_values = [v for vs in values.values() for v in vs]
-        log_x = plots.is_numeric(all_values) and _log_spaced(all_values)
+    panels = [
+        (panel_keys, *_sensitivity_panel(results, runs, metric, panel_keys))
+        for panel_keys in _panel_keys(keys)
+    ]
+    panels = [p for p in panels if p[2]]
+    out: list[tuple[str, Any]] = []
+    if panels:
         with warnings.catch_warnings():  # a point whose every seed diverged is all-NaN
             warnings.simplefilter("ignore", RuntimeWarning)
-            point_means = [np.nanmean(f, axis=-1) for f in finals.values() if f.size]
-        positive = np.concatenate(point_means) if point_means else np.zeros(0)
-        positive = positive[np.isfinite(positive) & (positive > 0)]
-        log_y = metric == "avg_loss" and positive.size > 1 and positive.max() / positive.min() > 50
-        fig, _ = plots.plot_sensitivity(
-            values,
-            finals,
-            diverged,
-            xlabel=key,
-            ylabel=ylabel,
-            log_x=log_x,
-            log_y=log_y,
-            colors=plots.curve_colors(groups),
+            levels = [
+                float(v)
+                for _, _, finals, _, _ in panels
+                for f in finals.values()
+                for v in np.nanmean(np.asarray(f, dtype=np.float64), axis=-1)
+                if np.isfinite(v)
+            ]
+        log_y = options.log_y if options.log_y is not None else plots.auto_log(levels)
+        all_groups: dict[str, list[str]] = {}
+        for _, _, _, _, groups in panels:
+            for label, names in groups.items():
+                all_groups.setdefault(label, [])
+                all_groups[label] += [n for n in names if n not in all_groups[label]]
+        colors = plots.curve_colors(all_groups)
+        fig, axes = plots.new_panels(len(panels), style=options.style, sharex=False, sharey=True)
+        notes = []
+        for ax, (panel_keys, values, finals, diverged, _) in zip(axes, panels):
+            memory = _discount_axis(panel_keys)
+            xs = [v for vs in values.values() for v in vs]
+            if memory:
+                xlabel = "Effective memory (steps): window w, or 1/(1 − γ)"
+                if all(_last_part(k) in DISCOUNT_KEYS for k in panel_keys):
+                    xlabel = "Effective memory 1/(1 − γ) (steps)"
+                notes.append(
+                    "a discount γ is drawn at its effective memory 1/(1 − γ) (top axis: γ)"
+                )
+                discounts = sorted(
+                    {
+                        float(p[k])
+                        for label in results.agents
+                        for p in results[label].points
+                        for k in panel_keys
+                        if k in p and _last_part(k) in DISCOUNT_KEYS
+                    }
+                )
+                top = (
+                    "discount γ",
+                    lambda m: 1.0 - 1.0 / np.where(np.asarray(m) > 0, m, np.nan),
+                    lambda g: plots.effective_memory(np.clip(g, None, 1 - 1e-12)),
+                    discounts if len(discounts) <= 6 else discounts[:: len(discounts) // 6 + 1],
+                )
+                x_scale = "log" if plots.auto_log(xs, span=8) else "linear"
+            else:
+                xlabel, top, x_scale = panel_keys[0], None, _x_scale(xs)
+            plots.plot_sensitivity(
+                values,
+                finals,
+                diverged,
+                xlabel=xlabel,
+                ylabel=ylabel,
+                log_y=log_y,
+                colors=colors,
+                bounds=(0.0, None),
+                x_scale=x_scale,
+                top_axis=top,
+                legend=False,
+                ax=ax,
+            )
+        any_bad = any(np.asarray(d).any() for _, _, _, ds, _ in panels for d in ds.values())
+        if any_bad:
+            notes.append("×: a point where a seed diverged (not drawn as a number)")
+        seeds = [np.asarray(f).shape[-1] for _, _, fs, _, _ in panels for f in fs.values()]
+        what = "average loss" if metric == "avg_loss" else "final regret"
+        references = any(not v for _, values, _, _, _ in panels for v in values.values())
+        caption = "; ".join(
+            [
+                plots.band_caption(seeds),
+                *(["dotted: agents without the swept field"] if references else []),
+                *notes,
+            ]
         )
-        name = "sensitivity" if len(keys) == 1 else f"sensitivity_{safe_name(key)}"
-        out.append((name, fig))
-    out.extend(_heatmaps(results, runs, metric, ylabel))
+        plots.finish(
+            fig,
+            plots.legend_entries(axes),
+            title=_title(options, f"sensitivity of the {what}"),
+            caption=caption,
+        )
+        out.append(("sensitivity", fig))
+    out.extend(_heatmaps(results, runs, metric, ylabel, options))
     return out
 
 
-def _log_spaced(values: Sequence[float]) -> bool:
-    """Log axis when the positive values span more than a factor of 20."""
-    arr = np.abs(np.asarray(values, dtype=np.float64))
-    arr = arr[arr > 0]
-    return arr.size > 1 and arr.max() / arr.min() > 20
-
-
-def _heatmaps(results, runs, metric: str, zlabel: str) -> list[tuple[str, Any]]:
+def _heatmaps(results, runs, metric: str, zlabel: str, options: _Options):
     out = []
     for label in results.agents:
         r = results[label]
@@ -361,187 +786,126 @@ def _heatmaps(results, runs, metric: str, zlabel: str) -> list[tuple[str, Any]]:
         point_bad = bad.any(axis=1)
         z = np.where(point_bad, np.nan, ci.mean).reshape(ny, nx)
         fig, _ = plots.plot_heatmap(
-            xvals, yvals, z, xkey, ykey, zlabel, diverged=point_bad.reshape(ny, nx)
+            xvals,
+            yvals,
+            z,
+            xkey,
+            ykey,
+            zlabel,
+            diverged=point_bad.reshape(ny, nx),
+            title=_title(options, label),
+            caption=f"mean over {final.shape[1]} seeds; ×: a seed diverged",
+            style=options.style,
         )
-        fig.axes[0].set_title(label)
         out.append((f"heatmap_{safe_name(label)}", fig))
     return out
 
 
-def _privacy_figure(results) -> list[tuple[str, Any]]:
+#: The adjacency the privacy figure's epsilon is for (see :mod:`agents.privacy`).
+PRIVACY_ADJACENCY = "add/remove-one adjacency (replace-one doubles the sensitivity: sigma/2)"
+PRIVACY_NOT_COVERED = "predictions w_t·x_t released before the noisy update are not covered"
+
+
+def _example_cycle(config: Mapping[str, Any]) -> int | None:
+    """``n``, the distinct examples the environment cycles through, as its spec declared it
+    (``EnvSpec.example_cycle``, stored in ``config["capabilities"]``: 0 for a fresh example
+    every round); None for a folder written before capabilities were stored."""
+    spec = (config.get("capabilities") or {}).get("env")
+    return None if spec is None else int(spec.get("example_cycle", 0))
+
+
+def _privacy_passes(results) -> int:
+    """``k``: the updates the most-seen example enters (:func:`agents.privacy.cycle_passes`
+    for an environment that cycles through its examples, else 1)."""
+    from agents.privacy import cycle_passes
+
+    config = getattr(results, "config", None) or {}
+    cycle = _example_cycle(config)
+    if not cycle:
+        return 1
+    num_steps = config.get("num_steps")
+    if num_steps is None:
+        num_steps = int(np.asarray(results.steps)[-1])
+    return cycle_passes(int(num_steps), cycle)
+
+
+def _privacy_note(results, passes: int) -> str:
+    """The sentence stating the passes behind each epsilon."""
+    config = getattr(results, "config", None) or {}
+    cycle = _example_cycle(config)
+    if cycle:
+        return (
+            f"the environment cycles through {cycle:,} examples: each enters up to k = "
+            f"{passes:,} noisy updates (ceil(steps / examples)), composed exactly (Gaussian "
+            "DP, sigma / sqrt(k))"
+        )
+    fresh = "draws" if cycle == 0 else "is taken to draw"
+    return f"each example enters one noisy update (k = 1: the stream {fresh} a fresh one a round)"
+
+
+def _privacy_figure(results, options: _Options) -> list[tuple[str, Any]]:
     """Average loss against the (epsilon, delta = 1e-5) of each swept noise multiplier
-    sigma: one Gaussian mechanism per example, one pass (Balle & Wang 2018)."""
+    sigma, for one example under add/remove-one adjacency (Balle & Wang 2018), composed
+    over the ``k`` updates the most-seen example enters (``k = ceil(T / n)`` on an
+    environment that declares ``EnvSpec.example_cycle = n``, else 1).  The caption states the adjacency,
+    ``k`` and that predictions released before the noisy update are not covered."""
     from agents.privacy import epsilon_for_delta
 
     runs = stats.run_summaries(results)
     values, finals, diverged = {}, {}, {}
+    passes = _privacy_passes(results)
     for label in results.agents:
         r = results[label]
         if "avg_loss" not in runs[label] or not all(
             "agent.noise_multiplier" in p for p in r.points
         ):
             continue
-        sigmas = [float(p["agent.noise_multiplier"]) for p in r.points]
-        values[label] = [epsilon_for_delta(PRIVACY_DELTA, sigma) for sigma in sigmas]
+        values[label] = []
+        for point in r.points:
+            sigma = float(point["agent.noise_multiplier"])
+            values[label].append(epsilon_for_delta(PRIVACY_DELTA, sigma, num_passes=passes))
         finals[label] = runs[label]["avg_loss"]
         diverged[label] = runs[label]["diverged"]
     if not finals:
         return []
+    seeds = [np.shape(f)[1] for f in finals.values()]
+    caption = "; ".join(
+        [
+            plots.band_caption(seeds),
+            _privacy_note(results, passes),
+            PRIVACY_ADJACENCY,
+            PRIVACY_NOT_COVERED,
+        ]
+    )
     fig, _ = plots.plot_sensitivity(
         values,
         finals,
         diverged,
-        xlabel=f"privacy loss epsilon (delta = {PRIVACY_DELTA:g}, one pass)",
+        xlabel=f"privacy loss epsilon (delta = {PRIVACY_DELTA:g}, add/remove-one)",
         ylabel="Average loss",
         log_x=True,
+        bounds=(0.0, None),
+        title=_title(options, "privacy against loss"),
+        caption=caption,
+        style=options.style,
     )
     return [("privacy", fig)]
 
 
-class NormalisedRegret(NamedTuple):
-    """Final cumulative regret as a percentage of a reference agent's (uniform = 100).
-
-    Attributes:
-      rows: one name per agent point (``label``, or ``label (key=value)`` for an agent
-        with several points at one column), the reference's rows first.
-      columns: one name per point of the reference (``delta=0.5``; ``""`` for one point).
-      points: the reference's points (dicts of swept environment keys), one per column.
-      mean: ``(rows, columns)`` ``100 * mean_s R_a(s) / mean_s R_ref(s)``, with ``R(s)``
-        the final cumulative regret of seed ``s``; NaN where the agent has no such point.
-      ci_low, ci_high: ``(rows, columns)`` 95% Student-t interval over seeds of
-        ``100 * R_a(s) / mean_s R_ref(s)`` (the reference's mean is taken as exact).
-      reference: label of the reference agent.
-    """
-
-    rows: list[str]
-    columns: list[str]
-    points: list[dict[str, Any]]
-    mean: np.ndarray
-    ci_low: np.ndarray
-    ci_high: np.ndarray
-    reference: str
-
-    def to_rows(self) -> list[dict[str, Any]]:
-        """One dict per row: ``{"agent": row, column: mean, ...}`` (for printing or CSV)."""
-        return [
-            {"agent": row, **{c or "all": float(v) for c, v in zip(self.columns, values)}}
-            for row, values in zip(self.rows, self.mean)
-        ]
-
-
-def _reference_label(results: Any, reference: str | None) -> str | None:
-    if reference is not None:
-        if reference not in results.agents:
-            raise ConfigError(
-                f"normalised_regret: reference = {reference!r} is not an agent of these "
-                f"results; allowed: {', '.join(results.agents)}"
-            )
-        return reference
-    configs = (getattr(results, "config", None) or {}).get("agents") or []
-    for config in configs:
-        if isinstance(config, Mapping) and config.get("name") == UNIFORM_AGENT:
-            if config.get("label") in results.agents:
-                return config["label"]
-    return None
-
-
-def normalised_regret(
-    results: Any, reference: str | None = None, level: float = 0.95
-) -> NormalisedRegret | None:
-    """Riquelme, Tucker & Snoek (2018)'s table: regret relative to the uniform agent.
-
-    For every agent ``a`` and every point ``p`` of the reference (its swept environment
-    values, e.g. the wheel's delta), with ``R_a(p, s)`` the final cumulative regret of seed
-    ``s`` (diverged seeds left out)::
-
-        normalised_a(p) = 100 * mean_s R_a(p, s) / mean_s R_ref(p, s)
-
-    so the reference scores 100 and smaller is better.  An agent's point is matched to the
-    reference's point with the same values on the keys they share
-    (:func:`experiments.stats.match_point`); the seeds are the experiment's common seeds.
-
-    Args:
-      results: a Results object (``experiments.run`` / ``experiments.load``).
-      reference: the reference agent's label; default the agent whose registry name is
-        ``"random"`` (uniform choice), as in the paper.
-      level: confidence level of ``ci_low`` / ``ci_high``.
-
-    Returns:
-      A :class:`NormalisedRegret`, or None when there is no reference agent (or no regret).
-
-    Example::
-
-        table = normalised_regret(experiments.run("wheel"))
-        fig, ax = plot_normalised_regret(table)
-
-    Reference: C. Riquelme, G. Tucker, J. Snoek, "Deep Bayesian bandits showdown", ICLR
-    2018, Table 2 (cumulative regret normalised by Uniform's).
-    """
-    reference = _reference_label(results, reference)
-    if reference is None:
-        return None
-    runs = stats.run_summaries(results)
-    if "final_regret" not in runs[reference]:
-        return None
-    ref = results[reference]
-    with warnings.catch_warnings():  # a point whose every seed diverged is all-NaN
-        warnings.simplefilter("ignore", RuntimeWarning)
-        ref_mean = np.nanmean(runs[reference]["final_regret"], axis=1)
-    column_keys = _varying_keys(ref.points)
-    columns = [
-        ", ".join(f"{short_key(k, reference)}={plots.format_value(p.get(k))}" for k in column_keys)
-        for p in ref.points
-    ]
-    labels = [reference] + [label for label in results.agents if label != reference]
-    rows: list[str] = []
-    means, lows, highs = [], [], []
-    for label in labels:
-        r = results[label]
-        if "final_regret" not in runs[label]:
-            continue
-        final = runs[label]["final_regret"]
-        others = [k for k in _varying_keys(r.points) if k not in column_keys]
-        by_rest: dict[str, list[int]] = {}
-        for i, point in enumerate(r.points):
-            rest = repr([plots.format_value(point.get(k)) for k in others])
-            by_rest.setdefault(rest, []).append(i)
-        for indices in by_rest.values():
-            row = np.full((3, len(ref.points)), np.nan)
-            candidates = [r.points[i] for i in indices]
-            for j, ref_point in enumerate(ref.points):
-                match = stats.match_point(ref_point, candidates)
-                if match is None or not ref_mean[j] > 0:
-                    continue
-                per_seed = 100.0 * final[indices[match]] / ref_mean[j]
-                if not np.isfinite(per_seed).any():
-                    continue
-                ci = stats.mean_ci(per_seed[None], axis=1, level=level)
-                row[:, j] = (ci.mean[0], ci.low[0], ci.high[0])
-            rows.append(point_label(label, r.points[indices[0]], others))
-            means.append(row[0])
-            lows.append(row[1])
-            highs.append(row[2])
-    return NormalisedRegret(
-        rows,
-        columns,
-        [dict(p) for p in ref.points],
-        np.asarray(means),
-        np.asarray(lows),
-        np.asarray(highs),
-        reference,
-    )
-
-
-def plot_normalised_regret(table: NormalisedRegret, cmap: str = "RdYlGn_r", ax=None):
-    """Draw a :class:`NormalisedRegret` as a table: one row per agent, one column per point.
+def plot_normalised_regret(
+    table: NormalisedRegret, cmap: str = "RdYlGn_r", style: str = "paper", ax=None
+):
+    """Draw a :class:`~experiments.stats.NormalisedRegret` as a table: one row per agent,
+    one column per point.
 
     Each cell shows the normalised regret and its interval's half-width (``7.1 ± 0.8``),
     coloured on a fixed scale from 0 (best) to 100 (the reference; above 100 saturates);
     the best agent of each column is in bold.  Missing cells are grey.
 
     Args:
-      table: from :func:`normalised_regret`.
+      table: from :func:`experiments.stats.normalised_regret`.
       cmap: colormap name (low values green by default).
+      style: ``"paper"`` or ``"talk"``.
       ax: draw into these axes instead of a new figure.
 
     Returns:
@@ -549,18 +913,21 @@ def plot_normalised_regret(table: NormalisedRegret, cmap: str = "RdYlGn_r", ax=N
 
     Example::
 
-        fig, ax = plot_normalised_regret(normalised_regret(results))
+        fig, ax = plot_normalised_regret(stats.normalised_regret(results))
     """
     num_rows, num_cols = table.mean.shape
+    st = plots.get_style(style)
+    scale = st.rc["font.size"] / plots.PAPER_RC["font.size"]
     figsize = (
-        max(plots.COLUMN_WIDTH, 1.3 + 0.75 * num_cols),
-        0.6 + 0.22 * num_rows,
+        max(st.width, (1.3 + 0.8 * num_cols) * scale),
+        (0.6 + 0.22 * num_rows) * scale,
     )
     if ax is None:
-        fig, ax = plots.new_figure(figsize)
+        fig, ax = plots.new_figure(figsize, style=style)
     else:
         fig = ax.figure
-    with matplotlib.rc_context(plots.PAPER_RC):
+    size = max(plots.MIN_FONT_PT, float(st.rc["legend.fontsize"]))
+    with matplotlib.rc_context(st.rc):
         colormap = matplotlib.colormaps[cmap].with_extremes(bad="0.9")
         values = np.ma.masked_invalid(table.mean)
         ax.imshow(values, cmap=colormap, vmin=0.0, vmax=100.0, aspect="auto", alpha=0.75)
@@ -583,38 +950,63 @@ def plot_normalised_regret(table: NormalisedRegret, cmap: str = "RdYlGn_r", ax=N
                     continue
                 text = f"{value:.1f}" + (f" ± {half[i, j]:.1f}" if np.isfinite(half[i, j]) else "")
                 weight = "bold" if value == best[j] else "normal"
-                ax.text(j, i, text, ha="center", va="center", fontsize=6.5, fontweight=weight)
+                ax.text(j, i, text, ha="center", va="center", fontsize=size, fontweight=weight)
         ax.set_title(
-            f"Cumulative regret, {table.reference} = 100 (Riquelme et al. 2018)", fontsize=7
+            f"Cumulative regret, {table.reference} = 100 (Riquelme et al. 2018)", fontsize=size
         )
     return fig, ax
 
 
-def _normalised_regret_figure(results) -> list[tuple[str, Any]]:
+def _normalised_regret_figure(results, options: _Options) -> list[tuple[str, Any]]:
     table = normalised_regret(results)
     if table is None or not table.rows:
         return []
-    return [("normalised_regret", plot_normalised_regret(table)[0])]
+    return [("normalised_regret", plot_normalised_regret(table, style=options.style)[0])]
 
 
-def _figures_named(results, name: str) -> list[tuple[str, Any]]:
+def _figures_named(results, name: str, options: _Options) -> list[tuple[str, Any]]:
     if name == "regret":
-        return [(name, _fig_regret(results, log_x=False))]
+        return [(name, _fig_regret(results, options, log_x=False))]
     if name == "regret_log":
-        return [(name, _fig_regret(results, log_x=True))]
+        return [(name, _fig_regret(results, options, log_x=True))]
     if name == "reward":
-        return [(name, _fig_metric(results, "reward", "Average reward"))]
+        kind = stats.reward_kind(getattr(results, "config", None))
+        ylabel = "Click-through rate" if kind == "click" else "Average reward"
+        return [(name, _fig_metric(results, options, "reward", ylabel, ylabel.lower()))]
     if name == "optimal":
-        return [(name, _fig_metric(results, "optimal", "", optimal=True))]
+        return [(name, _fig_metric(results, options, "optimal", "", "optimal actions"))]
     if name == "loss":
-        return [(name, _fig_metric(results, "loss", "Loss"))]
+        return [(name, _fig_metric(results, options, "loss", "Loss", "loss per step"))]
     if name == "sensitivity":
-        return _sensitivity_figures(results)
+        return _sensitivity_figures(results, options)
     if name == "privacy":
-        return _privacy_figure(results)
+        return _privacy_figure(results, options)
     if name == "normalised_regret":
-        return _normalised_regret_figure(results)
+        return _normalised_regret_figure(results, options)
     raise ConfigError(f"figures = {name!r}: unknown figure; one of {list(FIGURES)}")
+
+
+def figure_objects(
+    results: Any,
+    names: Sequence[str] | None = None,
+    *,
+    agents: Sequence[str] | None = None,
+    points: Mapping[str, Sequence[Any]] | Sequence[int] | None = None,
+    log_y: bool | None = None,
+    style: str = "paper",
+) -> list[tuple[str, Any]]:
+    """The figures :func:`draw` writes, as ``(file name, Figure)`` pairs (not saved)."""
+    plots.get_style(style)
+    if names is None:
+        names = (getattr(results, "config", None) or {}).get("figures") or DEFAULT_FIGURES
+    names = check_names(names)
+    view = select(results, agents, points)
+    config = getattr(results, "config", None) or {}
+    options = _Options(style, log_y, change_schedule(view), str(config.get("name") or ""))
+    out = []
+    for name in dict.fromkeys(names):
+        out.extend((n, fig) for n, fig in _figures_named(view, name, options) if fig is not None)
+    return out
 
 
 def draw(
@@ -622,6 +1014,11 @@ def draw(
     out_dir: str | os.PathLike,
     names: Sequence[str] | None = None,
     formats: Sequence[str] = FORMATS,
+    *,
+    agents: Sequence[str] | None = None,
+    points: Mapping[str, Sequence[Any]] | Sequence[int] | None = None,
+    log_y: bool | None = None,
+    style: str = "paper",
 ) -> list[Path]:
     """Draw and save the figures of a results object.
 
@@ -631,6 +1028,10 @@ def draw(
       names: figure names (see :data:`FIGURES`); default ``results.config["figures"]``,
         else :data:`DEFAULT_FIGURES`.
       formats: file formats, PNG and PDF by default.
+      agents: draw only these agent labels (see :func:`select`).
+      points: draw only these points (``{key: values}`` or indices; see :func:`select`).
+      log_y: force (True) or forbid (False) a log y-axis; None chooses from the data.
+      style: ``"paper"`` (3.5 in, 8 pt) or ``"talk"`` (slides).
 
     Returns:
       The paths written (figures that do not apply are skipped).
@@ -639,14 +1040,10 @@ def draw(
 
         draw(results, "out", names=["regret_log", "optimal"])
     """
-    if names is None:
-        names = (getattr(results, "config", None) or {}).get("figures") or DEFAULT_FIGURES
-    names = check_names(names)
     paths: list[Path] = []
-    for name in dict.fromkeys(names):
-        for file_name, fig in _figures_named(results, name):
-            if fig is not None:
-                paths.extend(save(fig, out_dir, file_name, formats))
+    figs = figure_objects(results, names, agents=agents, points=points, log_y=log_y, style=style)
+    for file_name, fig in figs:
+        paths.extend(save(fig, out_dir, file_name, formats))
     return paths
 
 
@@ -658,27 +1055,16 @@ def _folder_name(item: Any, index: int) -> str:
     return f"run{index + 1}"
 
 
-def compare(
+_FOLDER_STYLES = ("-", "--", ":", "-.")
+
+
+def compare_figures(
     results_list: Sequence[Any] | Mapping[str, Any],
-    out_dir: str | os.PathLike,
-    formats: Sequence[str] = FORMATS,
-) -> list[Path]:
-    """Overlay the cumulative-regret curves of several results folders.
-
-    Args:
-      results_list: Results objects or results folders (paths, loaded with
-        ``experiments.load``), or a mapping name -> either.  Curves are labelled
-        ``name/label``; a name is the folder's name (else ``run1``, ``run2``, ...).
-      out_dir: folder to write into.
-      formats: file formats.
-
-    Returns:
-      The written paths: ``compare_regret`` and ``compare_regret_log`` (PNG and PDF).
-
-    Example::
-
-        compare(["results/a", "results/b"], "results/compare")
-    """
+    *,
+    agents: Sequence[str] | None = None,
+    style: str = "paper",
+) -> list[tuple[str, Any]]:
+    """The figures of :func:`compare` as ``(file name, Figure)`` pairs (not saved)."""
     if isinstance(results_list, Mapping):
         items = list(results_list.items())
     else:
@@ -686,27 +1072,152 @@ def compare(
         for i, item in enumerate(results_list):
             name = Path(item).name if isinstance(item, (str, os.PathLike)) else None
             items.append((name or _folder_name(item, i), item))
-    curves: dict[str, np.ndarray] = {}
-    steps: dict[str, np.ndarray] = {}
-    groups: dict[str, list[str]] = {}
+    loaded = []
     seen: set[str] = set()
     for name, item in items:
         if isinstance(item, (str, os.PathLike)):
-            import experiments  # the results loader lives in the package __init__
+            from experiments.results import load
 
-            item = experiments.load(item)
+            item = load(item)
         while name in seen:  # two folders with one name
             name += "'"
         seen.add(name)
-        c, g = agent_curves(item, _cumulative_regret, prefix=f"{name}/")
-        curves.update(c)
-        groups.update(g)
-        steps.update({label: np.asarray(item.steps) for label in c})
+        loaded.append((name, item))
+    if agents:
+        every = list(dict.fromkeys(a for _, item in loaded for a in item.agents))
+        unknown = [a for a in agents if a not in every]
+        if unknown:
+            raise ConfigError(
+                f"agents = {unknown[0]!r}: in none of the folders; one of {', '.join(every)}"
+            )
+        loaded = [
+            (name, select(item, [a for a in agents if a in item.agents]))
+            for name, item in loaded
+            if any(a in item.agents for a in agents)
+        ]
+    horizons = {name: float(np.asarray(item.steps)[-1]) for name, item in loaded}
+    common = min(horizons.values()) if horizons else 0.0
+    notes = []
+    if len(set(horizons.values())) > 1:
+        listing = ", ".join(f"{n}: {h:,.0f}" for n, h in horizons.items())
+        message = (
+            f"compare: the folders have different horizons ({listing} steps); the comparison "
+            f"is drawn to the common horizon T = {common:,.0f}"
+        )
+        warnings.warn(message, CompareWarning, stacklevel=3)
+        notes.append(f"horizons differ ({listing} steps)")
+    seeds = {}
+    for name, item in loaded:
+        config = getattr(item, "config", None) or {}
+        first = item[item.agents[0]]
+        count = int(np.asarray(_metric(first, "regret")).shape[1]) if item.agents else 0
+        seeds[name] = (count, config.get("seed"))
+    if len(set(seeds.values())) > 1:
+        listing = ", ".join(
+            f"{n}: {c} seeds" + (f" from seed {s}" if s is not None else "")
+            for n, (c, s) in seeds.items()
+        )
+        warnings.warn(
+            f"compare: the folders have different seeds ({listing}); their curves are "
+            "independent samples, not paired",
+            CompareWarning,
+            stacklevel=3,
+        )
+        notes.append(f"seeds differ ({listing}): not paired")
+    curves: dict[str, np.ndarray] = {}
+    steps: dict[str, np.ndarray] = {}
+    groups: dict[str, list[str]] = {}
+    values: dict[str, Any] = {}
+    names: dict[str, str] = {}
+    colors: dict[str, Any] = {}
+    linestyles: dict[str, Any] = {}
+    agent_index: dict[str, int] = {}
+    bad = runs = 0
+    many = len(loaded) > 1
+    for f, (name, item) in enumerate(loaded):
+        keep = np.asarray(item.steps) <= common
+        cs = agent_curves(item, _cumulative_regret, prefix=f"{name}/" if many else "")
+        for label, members in cs.groups.items():
+            agent = label.split("/", 1)[1] if many else label
+            index = agent_index.setdefault(agent, len(agent_index))
+            for member in members:
+                curves[member] = cs.curves[member][:, keep]
+                steps[member] = np.asarray(item.steps)[keep]
+                linestyles[member] = _FOLDER_STYLES[f % len(_FOLDER_STYLES)]
+                if len(members) == 1:
+                    colors[member] = f"C{index % 10}"
+        groups.update(cs.groups)
+        values.update(cs.values)
+        names.update(cs.names)
+        bad, runs = bad + cs.diverged[0], runs + cs.diverged[1]
     if not curves:
         return []
-    colors = plots.curve_colors(groups)
-    paths: list[Path] = []
+    handles = [
+        matplotlib.lines.Line2D([], [], color=f"C{i % 10}", label=a) for a, i in agent_index.items()
+    ]
+    if many:
+        handles += [
+            matplotlib.lines.Line2D([], [], color="0.3", ls=_FOLDER_STYLES[f % 4], label=name)
+            for f, (name, _) in enumerate(loaded)
+        ]
+    if any(len(m) > 1 for m in groups.values()):
+        handles = None  # sweeps: each agent its ramp and panel, the legend from the curves
+    cs = CurveSet(curves, groups, values, names, (bad, runs))
+    notes.append(f"compared at the common horizon T = {common:,.0f}")
+    title = "cumulative regret: " + " vs ".join(name for name, _ in loaded)
+    out = []
     for file_name, log_x in (("compare_regret", False), ("compare_regret_log", True)):
-        fig, _ = plots.plot_regret(steps, curves, log_x=log_x, colors=colors)
+        fig, _ = plots.plot_regret(
+            steps,
+            curves,
+            log_x=log_x,
+            groups=groups,
+            sweep_values=values,
+            sweep_names=names,
+            colors=colors,
+            linestyles=linestyles,
+            legend_handles=handles,
+            title=title + (", log time" if log_x else ""),
+            caption=_caption(cs, notes=notes),
+            style=style,
+        )
+        out.append((file_name, fig))
+    return out
+
+
+def compare(
+    results_list: Sequence[Any] | Mapping[str, Any],
+    out_dir: str | os.PathLike,
+    formats: Sequence[str] = FORMATS,
+    *,
+    agents: Sequence[str] | None = None,
+    style: str = "paper",
+) -> list[Path]:
+    """Overlay the cumulative-regret curves of several results folders.
+
+    Curves are drawn up to the common horizon (the shortest folder's); folders with
+    different horizons or seeds give a :class:`CompareWarning` (and a caption note), never
+    silence.  Each agent label keeps one colour across folders; each folder has its own
+    line style (solid, dashed, dotted, dash-dot), so the legend has one entry per agent and
+    one per folder.
+
+    Args:
+      results_list: Results objects or results folders (paths, loaded with
+        ``experiments.load``), or a mapping name -> either.  Curves are labelled
+        ``name/label``; a name is the folder's name (else ``run1``, ``run2``, ...).
+      out_dir: folder to write into.
+      formats: file formats.
+      agents: compare only these agent labels (each must be in some folder).
+      style: ``"paper"`` or ``"talk"``.
+
+    Returns:
+      The written paths: ``compare_regret`` and ``compare_regret_log``.
+
+    Example::
+
+        compare(["results/a", "results/b"], "results/compare", agents=["ucb"])
+    """
+    paths: list[Path] = []
+    for file_name, fig in compare_figures(results_list, agents=agents, style=style):
         paths.extend(save(fig, out_dir, file_name, formats))
     return paths

@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import json
+import warnings
 from typing import Any
 
 import numpy as np
@@ -24,6 +25,10 @@ from simulator.params import ConfigError, check, fields, replace_path
 from simulator.types import Environment
 
 SPEC_FIELDS = ("num_arms", "context_dim", "arm_dim")
+#: EnvSpec bounds filled into agents whose confidence radius uses them, unless set: a bound,
+#: not a shape, so a value the experiment sets wins (``inf``, none declared, is the agent's
+#: to handle: the linear UCB agents fall back to L = 1 with a warning).
+BOUND_FIELDS = ("feature_bound",)
 #: EnvSpec sizes of the id spaces, filled into agents that embed ids (``two_tower``).
 ID_FIELDS = {"num_users": ("user", "user_id"), "num_items": ("item", "item_ids")}
 
@@ -57,11 +62,40 @@ class AgentPlan:
     groups: list[PointGroup]
 
 
-def _static_value(value: Any) -> Any:
-    """Lists from TOML become tuples, so static fields stay hashable."""
+def _static_value(value: Any, default: Any = None) -> Any:
+    """Lists from TOML become tuples, so static fields stay hashable; a whole float
+    (``100.0``, from ``logspace`` or a TOML file) becomes an int where the field's
+    ``default`` is an int, so integer fields accept it."""
     if isinstance(value, list):
         return tuple(_static_value(v) for v in value)
+    if _is_int(default) and isinstance(value, float) and value.is_integer():
+        return int(value)
     return value
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def integer_field(experiment: Experiment, key: str) -> bool:
+    """Whether a sweep or ``--set`` key names a static field whose default is an integer
+    (of the environment, or of an agent or wrapper the key applies to)."""
+    scope, label, field = _normalise_key(key, [a.label for a in experiment.agents])
+    if scope == "env":
+        statics = simulator.REGISTRY.static_fields(experiment.env.name) if experiment.env else {}
+        return _is_int(statics.get(field))
+    for config in experiment.agents:
+        kind = None if label not in (None, config.label) else _agent_field_kind(config, field)
+        if kind == "static":
+            default = agent_registry.REGISTRY.static_fields(config.name)[field]
+        elif kind == "wrapper":
+            wrapper, name = field.split(".", 1)
+            default = agent_registry.WRAPPERS.static_fields(wrapper).get(name)
+        else:
+            continue
+        if _is_int(default):
+            return True
+    return False
 
 
 def _split_env_fields(name: str, values: dict[str, Any]) -> tuple[dict, dict]:
@@ -69,7 +103,7 @@ def _split_env_fields(name: str, values: dict[str, Any]) -> tuple[dict, dict]:
     static, traced = {}, {}
     for key, value in values.items():
         if "." not in key and key in static_names:
-            static[key] = _static_value(value)
+            static[key] = _static_value(value, static_names[key])
         else:
             traced[key] = value
     return static, traced
@@ -116,7 +150,7 @@ def _default_agent(config: AgentConfig) -> Agent:
     hparams (which may depend on a static choice, e.g. LinUCB's ``radius``)."""
     static_names = agent_registry.REGISTRY.static_fields(config.name)
     static = {
-        k: _static_value(v)
+        k: _static_value(v, static_names[k])
         for k, v in config.fields.items()
         if k in static_names and k not in SPEC_FIELDS and k not in ID_FIELDS
     }
@@ -147,10 +181,11 @@ def build_agent(
                 f"allowed: {', '.join(allowed)}"
             )
         if kind == "static":
-            static[key] = _static_value(value)
+            static[key] = _static_value(value, static_names[key])
         elif kind == "wrapper":
             wrapper, field = key.split(".", 1)
-            wrapper_fields[wrapper][field] = _static_value(value)
+            default = agent_registry.WRAPPERS.static_fields(wrapper).get(field)
+            wrapper_fields[wrapper][field] = _static_value(value, default)
         else:
             traced[key] = value
     spec = env.spec._asdict()
@@ -163,12 +198,15 @@ def build_agent(
                 f"{field} = {spec[field]}"
             )
         static[field] = spec[field]
+    for field in BOUND_FIELDS:
+        if field in static_names and field not in static:
+            static[field] = spec[field]
     _fill_ids(prefix, config.name, env, static_names, static)
     agent = agent_registry.make(config.name, **static)
     for wrapper in config.wrappers:
-        options = {k: _static_value(v) for k, v in wrapper.items() if k != "name"}
-        options.update(wrapper_fields[wrapper["name"]])
         wanted = agent_registry.WRAPPERS.static_fields(wrapper["name"])
+        options = {k: _static_value(v, wanted.get(k)) for k, v in wrapper.items() if k != "name"}
+        options.update(wrapper_fields[wrapper["name"]])
         for field in SPEC_FIELDS:  # wrappers that buffer contexts need the env's shapes
             if field in wanted and field not in options:
                 options[field] = spec[field]
@@ -321,6 +359,7 @@ def plan_agent(experiment: Experiment, config: AgentConfig) -> AgentPlan:
         by_static.setdefault(_group_key(point, static_keys), []).append(index)
 
     groups = []
+    windows = []
     for indices in by_static.values():
         first = points[indices[0]]
         env_values = dict(experiment.env.fields)
@@ -333,6 +372,7 @@ def plan_agent(experiment: Experiment, config: AgentConfig) -> AgentPlan:
             {k[6:]: v for k, v in first.items() if k in static_keys and k.startswith("agent.")}
         )
         agent, hparams = build_agent(config, env, agent_values, experiment.env.name)
+        windows.append(agent_values.get("window"))
         traced_keys = sorted({k for i in indices for k in points[i]} - static_keys)
         traced: dict[str, np.ndarray] = {}
         for key in traced_keys:
@@ -344,6 +384,7 @@ def plan_agent(experiment: Experiment, config: AgentConfig) -> AgentPlan:
                 replace_path(base, key.split(".")[1:], _param_value(points[i][key]), prefix)
             traced[key] = np.stack([np.asarray(points[i][key], np.float32) for i in indices])
         groups.append(PointGroup(indices, env, agent, env_params, hparams, traced))
+    _warn_long_windows(experiment, config, windows)
 
     grid = None
     if experiment.sweep.mode == "grid" and not experiment.sweep.empty:
@@ -353,6 +394,28 @@ def plan_agent(experiment: Experiment, config: AgentConfig) -> AgentPlan:
             if normalised is not None:
                 grid[normalised] = list(values)
     return AgentPlan(label=config.label, points=points, grid=grid, groups=groups)
+
+
+class WindowWarning(UserWarning):
+    """An agent's window is longer than the run (see :func:`plan`)."""
+
+
+def _warn_long_windows(experiment: Experiment, config: AgentConfig, windows: list) -> None:
+    """Warn when the static ``window`` of an agent that has one (``sliding_window_ucb``,
+    ``sw_linucb``, ``m_ucb``) exceeds ``num_steps``: it would never slide."""
+    default = agent_registry.REGISTRY.static_fields(config.name).get("window")
+    if default is None:
+        return
+    values = [_static_value(default if w is None else w, default) for w in windows]
+    long = sorted({w for w in values if _is_int(w) and w > experiment.num_steps})
+    if long:
+        warnings.warn(
+            f"agents.{config.label}.window = {', '.join(map(str, long))}: longer than the run "
+            f"(num_steps = {experiment.num_steps}); the window never slides, so the agent "
+            "never forgets",
+            WindowWarning,
+            stacklevel=2,
+        )
 
 
 def plan(experiment: Experiment) -> list[AgentPlan]:

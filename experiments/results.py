@@ -4,11 +4,13 @@ A results folder holds:
 
 - ``config.json``: the resolved experiment (reruns as it is), ``format_version``, package
   versions, git revision, which steps each stored value stands for, ``"complete": true``;
-- ``metrics.npz``: arrays named ``LABEL/METRIC`` with axes (point, seed, step) and
+- ``metrics.npz``: arrays named ``LABEL/METRIC`` with axes (point, seed, step) -- for
+  logged-data experiments (``kind = "replay"`` / ``"ope"``) per-run values with axes
+  (point, seed) or (point, seed, estimator), named in ``config["metric_axes"]`` -- and
   ``LABEL/diverged`` and ``LABEL/invalid_actions`` (point, seed), plus ``steps``; loads
   without pickle;
-- ``summary.csv``: one row per agent and point;
-- ``paired.csv`` (two agents or more): per agent and point, the paired difference of final
+- ``summary.csv``: one row per agent and point (logged data: the experiment's table);
+- ``paired.csv`` (online runs of two agents or more): per agent and point, the paired difference of final
   regret against the baseline agent (``config["baseline"]``, by default the first agent),
   seed by seed, with its interval (:func:`experiments.stats.paired_rows`);
 - figures (PNG and PDF).
@@ -31,6 +33,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -57,13 +60,26 @@ class AgentResults:
       grid: for grid sweeps, ``{key: values}`` (points are the row-major product).
       steps: ``(num_recorded,)`` the number of steps done at each stored value.
       record_every: each stored value is the mean over this many consecutive steps.
+      axes: ``{name: axis names}``: ``("point", "seed", "step")`` for online metrics; a
+        logged-data experiment's per-run values have ``("point", "seed")`` or ``("point",
+        "seed", "estimator")`` (see :mod:`experiments.offpolicy.experiment`).
     """
 
     def __init__(
-        self, label, metrics, diverged, points, grid, steps, record_every, invalid_actions=None
+        self,
+        label,
+        metrics,
+        diverged,
+        points,
+        grid,
+        steps,
+        record_every,
+        invalid_actions=None,
+        axes=None,
     ):
         self.label = label
         self.metrics = dict(metrics)
+        self.axes = {name: tuple((axes or {}).get(name, AXES)) for name in self.metrics}
         self.diverged = diverged
         if invalid_actions is None:
             invalid_actions = np.zeros(np.shape(diverged), np.int32)
@@ -117,6 +133,11 @@ class Results:
     def agents(self) -> list[str]:
         return list(self._agents)
 
+    @property
+    def kind(self) -> str:
+        """``"simulate"`` (online runs), ``"replay"`` or ``"ope"`` (logged data)."""
+        return self.config.get("kind", "simulate")
+
     def __getitem__(self, label: str) -> AgentResults:
         if label not in self._agents:
             raise KeyError(f"no agent {label!r}; agents: {', '.join(self._agents)}")
@@ -139,7 +160,12 @@ class Results:
 
 
 def summary_rows(results: Results) -> list[dict[str, Any]]:
-    """One row per agent and point (see :func:`experiments.stats.summary_rows`)."""
+    """One row per agent and point (:func:`experiments.stats.summary_rows`), or the table of
+    a logged-data experiment (:func:`experiments.offpolicy.summary.rows`)."""
+    if results.kind != "simulate":
+        from experiments.offpolicy import summary
+
+        return summary.rows(results)
     from experiments import stats
 
     return stats.summary_rows(results)
@@ -157,8 +183,13 @@ def csv_text(rows: list[dict[str, Any]]) -> str:
     return buffer.getvalue()
 
 
-def save(results: Results, out_dir: str | Path, figures: bool = True) -> Path:
-    """Write a results folder (atomically, ``config.json`` last); returns its path."""
+def save(
+    results: Results, out_dir: str | Path, draw: Callable[[Results, Path], Any] | None = None
+) -> Path:
+    """Write a results folder (atomically, ``config.json`` last); returns its path.
+
+    ``draw(results, out)`` (e.g. :func:`experiments.figures.draw`) writes the figures of an
+    online run before ``config.json`` marks the folder complete."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     complete = out / "config.json"
@@ -172,20 +203,21 @@ def save(results: Results, out_dir: str | Path, figures: bool = True) -> Path:
         arrays[f"{agent.label}/invalid_actions"] = agent.invalid_actions
     atomic.write_npz(out / "metrics.npz", arrays)
     atomic.write_bytes(out / "summary.csv", csv_text(results.summary).encode())
-    if len(results.agents) > 1:
+    online = results.kind == "simulate"
+    if online and len(results.agents) > 1:
         atomic.write_bytes(out / "paired.csv", csv_text(results.paired()).encode())
     results.path = out
-    if figures:
-        from experiments import figures as figure_module
-
-        figure_module.draw(results, out)
+    if draw is not None and online:
+        draw(results, out)
     config = dict(results.config)
     config["format_version"] = FORMAT_VERSION
     config["complete"] = True
     config["axes"] = list(AXES)
-    config["record_every"] = int(results.record_every)
+    if online:  # (a logged-data experiment's file has no such key: it reruns as it is)
+        config["record_every"] = int(results.record_every)
     config["agent_points"] = {a.label: a.points for a in results}
     config["agent_grids"] = {a.label: a.grid for a in results}
+    config["metric_axes"] = {a.label: {k: list(v) for k, v in a.axes.items()} for a in results}
     atomic.write_bytes(
         complete, (json.dumps(config, indent=2, default=_json_default) + "\n").encode()
     )
@@ -217,12 +249,6 @@ def load(path: str | Path) -> Results:
     """Read a results folder written by :func:`save` (never unpickles anything)."""
     path = Path(path)
     config = read_complete_config(path)
-    kind = config.get("kind", "simulate")
-    if kind != "simulate":
-        raise ConfigError(
-            f"{path}: a kind = {kind!r} results folder (a table, no metrics): "
-            "read it with experiments.offpolicy.load_report"
-        )
     if config.get("format_version", 0) > FORMAT_VERSION:
         raise ConfigError(
             f"{path}: written by a newer driftsim (format {config['format_version']})"
@@ -246,5 +272,6 @@ def load(path: str | Path) -> Results:
             steps,
             record_every,
             invalid_actions=invalid,
+            axes=config.get("metric_axes", {}).get(label),
         )
     return Results(config, agent_results, path)

@@ -202,8 +202,41 @@ def count_invalid(check: ActionCheck, action, num_arms: int) -> ActionCheck:
     return ActionCheck(count=check.count + bad.astype(jnp.int32), first=first)
 
 
-def step_once(env: Environment, agent: Agent, carry: Carry, keys: RunKeys, t, env_params, hparams):
-    """One round at time index ``t``: returns ``(next carry, per-step log)``."""
+class Round(NamedTuple):
+    """One round as a recorder sees it (see :func:`make_run`'s ``record``).
+
+    Attributes:
+      t: the time index.
+      key_act: the key the agent acted with (a recorder may derive more draws from it,
+        e.g. Monte-Carlo propensities, with ``fold_in(key_act, j)``, ``j >= 1``).
+      agent_state: the agent's state it acted with (before the update).
+      hparams: the agent's hyperparameters.
+      timestep: the timestep acted on (context, oracle).
+      action: the action taken.
+      next_timestep: the environment's answer (``reward``, ``label``).
+    """
+
+    t: jax.Array
+    key_act: jax.Array
+    agent_state: Any
+    hparams: Any
+    timestep: TimeStep
+    action: jax.Array
+    next_timestep: TimeStep
+
+
+def step_once(
+    env: Environment,
+    agent: Agent,
+    carry: Carry,
+    keys: RunKeys,
+    t,
+    env_params,
+    hparams,
+    record=None,
+):
+    """One round at time index ``t``: returns ``(next carry, per-step log)``; the log is
+    ``record(Round(...))`` when a recorder is given, else the metrics."""
     key_env_t = jax.random.fold_in(keys.env, t)
     key_act, key_update = jax.random.split(jax.random.fold_in(keys.agent, t))
     timestep = carry.timestep
@@ -220,6 +253,19 @@ def step_once(env: Environment, agent: Agent, carry: Carry, keys: RunKeys, t, en
         label=next_timestep.label,
         oracle=timestep.oracle,
     )
+    agent_state = agent.update(key_update, carry.agent_state, transition, hparams)
+    if record is not None:
+        arm_totals = carry.arm_totals
+        log = record(Round(t, key_act, carry.agent_state, hparams, timestep, action, next_timestep))
+    else:
+        arm_totals, log = step_metrics(env, agent, carry, action, next_timestep)
+    return Carry(env_state, agent_state, next_timestep, arm_totals, action_check), log
+
+
+def step_metrics(env: Environment, agent: Agent, carry: Carry, action, next_timestep):
+    """The environment's log of ``action`` on ``carry.timestep`` plus the runner's metrics
+    (see the module docstring); returns ``(next arm totals, log)``."""
+    timestep = carry.timestep
     log = env.log(timestep, action, next_timestep)
     extra: dict[str, jax.Array] = {}
     arm_totals = carry.arm_totals
@@ -234,8 +280,7 @@ def step_once(env: Environment, agent: Agent, carry: Carry, keys: RunKeys, t, en
             extra["param_error"] = jnp.linalg.norm(estimate - true_param).astype(jnp.float32)
     if extra:
         log = extend_log(type(log), tuple(extra))(*log, *extra.values())
-    agent_state = agent.update(key_update, carry.agent_state, transition, hparams)
-    return Carry(env_state, agent_state, next_timestep, arm_totals, action_check), log
+    return arm_totals, log
 
 
 @functools.cache
@@ -259,6 +304,7 @@ def advance(
     t_start,
     num_steps: int,
     record_every: int = 1,
+    record=None,
 ):
     """Run ``num_steps`` rounds from time index ``t_start`` (traced) with one ``lax.scan``.
 
@@ -270,7 +316,7 @@ def advance(
         raise ValueError(f"num_steps={num_steps} is not a multiple of record_every={record_every}")
 
     def body(carry, t):
-        return step_once(env, agent, carry, keys, t, env_params, hparams)
+        return step_once(env, agent, carry, keys, t, env_params, hparams, record)
 
     def block(carry, t_block):
         times = t_block + jnp.arange(record_every, dtype=jnp.int32)
@@ -286,7 +332,12 @@ def advance(
 
 
 def make_run(
-    env: Environment, agent: Agent, num_steps: int, record_every: int = 1, hindsight: bool = False
+    env: Environment,
+    agent: Agent,
+    num_steps: int,
+    record_every: int = 1,
+    hindsight: bool = False,
+    record=None,
 ):
     """A pure ``run(key, env_params, hparams) -> log`` over ``num_steps`` rounds.
 
@@ -296,6 +347,11 @@ def make_run(
     arms; off by default: it adds ``O(K)`` work per step, about a third more time for a
     10-armed UCB bandit on a CPU).  Not jitted: jit (and vmap) it at the top.
 
+    ``record`` (optional): ``Round -> pytree``, called on every round instead of the
+    metrics; the run then returns those pytrees stacked over time (the logged-data
+    recorder of :mod:`experiments.offpolicy` is one: context, action, reward and the
+    action's propensity).  The scan, the keys and the updates are the same either way.
+
     Raises ConfigError when the agent does not fit the environment (its declared needs
     against the environment's spec: :func:`agents.fit.check_fits`).
     """
@@ -304,7 +360,9 @@ def make_run(
     def run(key, env_params, hparams):
         keys = split_run_key(key)
         carry = init_carry(env, agent, keys, env_params, hparams, hindsight)
-        _, log = advance(env, agent, carry, keys, env_params, hparams, 0, num_steps, record_every)
+        _, log = advance(
+            env, agent, carry, keys, env_params, hparams, 0, num_steps, record_every, record
+        )
         return log
 
     return run

@@ -50,7 +50,7 @@ evaluated; ``num_seeds`` / ``num_steps`` count logs (or replay seeds) and rounds
     name = "linucb"
     mode = "disjoint"
 
-    # kind = "ope": IPS / SNIPS / DM / DR with bootstrap intervals.  With source = "obd" each
+    # kind = "ope": IPS / SNIPS / DM / DR with their intervals.  With source = "obd" each
     # log in `policy` is evaluated for the *other* logging policy, whose on-policy CTR is the
     # truth; with source = "simulate" the [env] is logged by `agent` for num_steps rounds, once
     # per seed, and each of the [[agents]] (trained train_steps rounds, then frozen) is
@@ -58,9 +58,17 @@ evaluated; ``num_seeds`` / ``num_steps`` count logs (or replay seeds) and rounds
     # [log]
     # source = "simulate"
     # agent = { name = "epsilon_greedy", epsilon = 0.2 }   # the logging policy
+    # learn = true              # false: the logging agent is frozen (it logs, never updates)
+    # pretrain_steps = 0        # rounds it learns on an independent run before logging
+    # loggers = [               # optional: several logging policies, one set of logs each;
+    #   { label = "uniform", agent = "random", learn = false },   # each overrides agent,
+    #   { label = "eps-frozen", learn = false, pretrain_steps = 400 },   # learn and
+    #   { label = "eps-learning" },                                # pretrain_steps above
+    # ]
     # propensity = "exact"      # auto, exact, monte_carlo (num_samples draws)
     # estimators = ["ips", "snips", "dm", "dr"]
-    # num_bootstrap = 200
+    # interval = "auto"         # auto (BCa; Wilson for SNIPS) or percentile (bootstrap)
+    # num_bootstrap = 1000
     # ridge = 1.0               # the reward model of DM and DR
 
 Every check here runs in plain Python, before anything is compiled, and raises
@@ -83,7 +91,6 @@ except ModuleNotFoundError:  # Python 3.10
     import tomli as tomllib
 
 from experiments.plugins import discover_entry_points, import_plugins
-from simulator.datasets import OBD_CAMPAIGNS, OBD_POLICIES
 from simulator.params import ConfigError
 
 SWEEP_MODES = ("grid", "list")
@@ -121,6 +128,9 @@ LOG_SOURCES = ("obd", "simulate")
 #: The off-policy estimators (the fields of :class:`experiments.offpolicy.Estimates`).
 ESTIMATORS = ("ips", "snips", "dm", "dr")
 PROPENSITY_MODES = ("auto", "exact", "monte_carlo")
+#: The Open Bandit Dataset's logging policies and campaigns (:mod:`experiments.offpolicy.obd`).
+OBD_POLICIES = ("random", "bts")
+OBD_CAMPAIGNS = ("all", "men", "women")
 #: Keys only an online simulation has.
 SIMULATE_ONLY_KEYS = ("figures", "sweep", "chunk_size", "record_every")
 _LABEL = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]*$")
@@ -179,6 +189,40 @@ class SweepConfig:
         return {"mode": "list", "points": [dict(p) for p in self.points]}
 
 
+#: ``[log] interval`` values (ope): :data:`experiments.offpolicy.estimators.INTERVALS`.
+LOG_INTERVALS = ("auto", "percentile")
+#: The keys of one ``[log] loggers`` entry.
+LOGGER_KEYS = ("label", "agent", "learn", "pretrain_steps")
+
+
+@dataclasses.dataclass
+class LoggerConfig:
+    """One logging policy of a simulated ``kind = "ope"`` log: an entry of ``[log] loggers``
+    (its own values, None where it takes the ``[log]`` table's), or the table itself.
+
+    Attributes:
+      label: the logger's name in the table (the ``logger`` column).
+      agent: the logging agent.
+      learn: whether it learns as it logs; False freezes it (it never updates).
+      pretrain_steps: rounds it learns on an independent run before logging starts.
+    """
+
+    label: str
+    agent: AgentConfig | None = None
+    learn: bool | None = None
+    pretrain_steps: int | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"label": self.label}
+        if self.agent is not None:
+            out["agent"] = {k: v for k, v in self.agent.to_dict().items() if k != "label"}
+        if self.learn is not None:
+            out["learn"] = self.learn
+        if self.pretrain_steps is not None:
+            out["pretrain_steps"] = self.pretrain_steps
+        return out
+
+
 @dataclasses.dataclass
 class LogConfig:
     """The ``[log]`` table of a ``kind = "replay"`` or ``"ope"`` experiment.
@@ -190,11 +234,23 @@ class LogConfig:
       campaign: (obd) ``all``, ``men`` or ``women``.
       path: (obd) folder of the full-size dataset; None reads the sample inside ``obp``.
       agent: (simulate) the logging agent (replay: ``random``, the uniform policy).
+      learn: (simulate, ope) whether the logging agent learns as it logs (rows dependent
+        through its state); False freezes it: a fixed logging policy, rows independent
+        given the contexts.
+      pretrain_steps: (simulate, ope) rounds the logging agent learns on an independent
+        run before logging (with ``learn = False``: a fixed policy shaped by what it
+        learned, e.g. a skewed ε-greedy).
+      loggers: (simulate, ope) several logging policies, each labelled and overriding
+        ``agent``, ``learn``, ``pretrain_steps``; empty: the one the table describes
+        (:meth:`logging_policies`).
       propensity, num_samples: (simulate, ope) how the logging propensities and the
         targets' action probabilities are computed (:func:`experiments.offpolicy.behaviour`).
       train_steps: (simulate, ope) online rounds each target is trained before it is frozen
         (None: ``num_steps``).
       estimators: (ope) the estimators reported, from :data:`ESTIMATORS`.
+      interval: (ope) ``auto`` (BCa bootstrap for IPS, DM, DR; Wilson at Kish's effective
+        sample size for SNIPS) or ``percentile`` (the percentile bootstrap); see
+        :mod:`experiments.offpolicy.estimators`.
       num_bootstrap, ridge: (ope) bootstrap resamples; the reward model's ridge penalty.
       level: the intervals' level.
     """
@@ -204,13 +260,36 @@ class LogConfig:
     campaign: str = "all"
     path: str | None = None
     agent: AgentConfig | None = None
+    learn: bool = True
+    pretrain_steps: int = 0
+    loggers: list[LoggerConfig] = dataclasses.field(default_factory=list)
     propensity: str = "auto"
     num_samples: int = 256
     train_steps: int | None = None
     estimators: list[str] = dataclasses.field(default_factory=lambda: list(ESTIMATORS))
+    interval: str = "auto"
     num_bootstrap: int = 1000
     ridge: float = 1.0
     level: float = 0.95
+
+    def logging_policies(self) -> list[LoggerConfig]:
+        """(simulate) The logging policies, every value resolved: the ``loggers`` entries
+        with the table's values where they give none, or the table's one logger (labelled
+        by its agent's name)."""
+        if self.agent is None:
+            return []
+        entries = self.loggers or [LoggerConfig(label=self.agent.name)]
+        return [
+            LoggerConfig(
+                label=entry.label,
+                agent=entry.agent or self.agent,
+                learn=self.learn if entry.learn is None else entry.learn,
+                pretrain_steps=self.pretrain_steps
+                if entry.pretrain_steps is None
+                else entry.pretrain_steps,
+            )
+            for entry in entries
+        ]
 
     def to_dict(self, kind: str) -> dict[str, Any]:
         """The resolved fields that apply to ``kind`` and the source (what :func:`from_dict` reads)."""
@@ -225,6 +304,10 @@ class LogConfig:
                 value = {k: v for k, v in value.to_dict().items() if k != "label"}
             elif key == "estimators":
                 value = list(value)
+            elif key == "loggers":
+                if not value:
+                    continue
+                value = [entry.to_dict() for entry in value]
             out[key] = value
         return out
 
@@ -237,9 +320,10 @@ def log_keys(kind: str, source: str) -> tuple[str, ...]:
     else:
         keys += ["agent"]
         if kind == "ope":
+            keys += ["learn", "pretrain_steps", "loggers"]
             keys += ["propensity", "num_samples", "train_steps"]
     if kind == "ope":
-        keys += ["estimators", "num_bootstrap", "ridge"]
+        keys += ["estimators", "interval", "num_bootstrap", "ridge"]
     return (*keys, "level")
 
 
@@ -527,6 +611,12 @@ def _log_from_dict(data: Any, kind: str) -> LogConfig:
             log.num_samples = _require_int("log.num_samples", data.get("num_samples", 256), 1)
             if "train_steps" in data:
                 log.train_steps = _require_int("log.train_steps", data["train_steps"], 1)
+            log.learn = _require_flag("log.learn", data.get("learn", True))
+            log.pretrain_steps = _require_int(
+                "log.pretrain_steps", data.get("pretrain_steps", 0), 0
+            )
+            if "loggers" in data:
+                log.loggers = _loggers_from_list(data["loggers"])
     if kind == "ope":
         estimators = data.get("estimators", list(ESTIMATORS))
         if (
@@ -540,10 +630,59 @@ def _log_from_dict(data: Any, kind: str) -> LogConfig:
                 f"{', '.join(ESTIMATORS)}"
             )
         log.estimators = list(estimators)
+        log.interval = _require_choice("log.interval", data.get("interval", "auto"), LOG_INTERVALS)
         log.num_bootstrap = _require_int("log.num_bootstrap", data.get("num_bootstrap", 1000), 2)
         log.ridge = _require_number("log.ridge", data.get("ridge", 1.0), 0.0)
     log.level = _require_number("log.level", data.get("level", 0.95), 0.0, 1.0)
     return log
+
+
+def _require_flag(key: str, value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise ConfigError(f"{key} = {value!r}: must be true or false")
+    return value
+
+
+def _loggers_from_list(data: Any) -> list[LoggerConfig]:
+    """``[log] loggers``: labelled logging policies, each overriding agent / learn /
+    pretrain_steps of the ``[log]`` table."""
+    if not isinstance(data, list) or not data or not all(isinstance(e, dict) for e in data):
+        raise ConfigError(
+            f"log.loggers = {data!r}: must be a non-empty list of tables with keys from "
+            f"{', '.join(LOGGER_KEYS)}"
+        )
+    out = []
+    for index, entry in enumerate(data):
+        where = f"log.loggers[{index}]"
+        for key in entry:
+            if key not in LOGGER_KEYS:
+                raise ConfigError(f"{where}.{key}: unknown; allowed: {', '.join(LOGGER_KEYS)}")
+        label = entry.get("label")
+        if not isinstance(label, str) or not _LABEL.match(label):
+            raise ConfigError(
+                f"{where}.label = {label!r}: required; letters, digits and '_', '-', '.', '+'"
+            )
+        agent = entry.get("agent")
+        if isinstance(agent, dict) and "label" in agent:
+            raise ConfigError(f"{where}.agent.label: not used (the logger's label names it)")
+        config = LoggerConfig(label=label)
+        if agent is not None:
+            config.agent = _agent_from_dict(agent, 0, where=f"{where}.agent")
+            config.agent.label = label
+        if "learn" in entry:
+            config.learn = _require_flag(f"{where}.learn", entry["learn"])
+        if "pretrain_steps" in entry:
+            config.pretrain_steps = _require_int(
+                f"{where}.pretrain_steps", entry["pretrain_steps"], 0
+            )
+        out.append(config)
+    labels = [c.label for c in out]
+    duplicates = sorted({x for x in labels if labels.count(x) > 1})
+    if duplicates:
+        raise ConfigError(
+            f"log.loggers: label {duplicates[0]!r} is used twice; labels must be unique"
+        )
+    return out
 
 
 def _logged_from_dict(data: dict[str, Any], kind: str, plugins: list[str]) -> Experiment:

@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import functools
 import math
+import warnings
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -596,6 +597,15 @@ def _same(u: Any, v: Any) -> bool:
         return u == v
 
 
+def _agree(point: dict[str, Any], candidate: dict[str, Any]) -> bool:
+    """Same values on every key both set (None, a field the agent lacks, agrees)."""
+    return all(
+        _same(point[k], candidate[k])
+        for k in point.keys() & candidate.keys()
+        if point[k] is not None and candidate[k] is not None
+    )
+
+
 def match_point(point: dict[str, Any], candidates: list[dict[str, Any]]) -> int | None:
     """Index of the candidate point that matches ``point`` (None when none or ambiguous).
 
@@ -603,15 +613,7 @@ def match_point(point: dict[str, Any], candidates: list[dict[str, Any]]) -> int 
     the agent does not have, matches anything); among several, the one with exactly the
     same keys and values wins.
     """
-    shared = [
-        i
-        for i, c in enumerate(candidates)
-        if all(
-            _same(point[k], c[k])
-            for k in point.keys() & c.keys()
-            if point[k] is not None and c[k] is not None
-        )
-    ]
+    shared = [i for i, c in enumerate(candidates) if _agree(point, c)]
     if len(shared) == 1:
         return shared[0]
     exact = [
@@ -623,18 +625,69 @@ def match_point(point: dict[str, Any], candidates: list[dict[str, Any]]) -> int 
     return exact[0] if len(exact) == 1 else None
 
 
+class PairingWarning(UserWarning):
+    """An agent has no point to pair with the baseline's (see :func:`paired_rows`)."""
+
+
+def own_keys(config: dict | None, label: str, labels: list[str]) -> set[str]:
+    """The point keys (``agent.FIELD``) that ``label`` sweeps under its own spelling
+    ``agents.LABEL.FIELD`` (and that no ``agent.FIELD`` key sweeps), read from the stored
+    sweep ``config["sweep"]``: each agent's own knob, never compared with another's."""
+    sweep = (config or {}).get("sweep") or {}
+    if sweep.get("mode") == "list":
+        keys = {k for point in sweep.get("points", []) for k in point}
+    else:
+        keys = {k for k in sweep if k != "mode"}
+    own = set()
+    for key in keys:
+        if key.startswith("agents."):
+            rest = key[len("agents.") :]
+            owner = max((x for x in labels if rest.startswith(x + ".")), key=len, default=None)
+            if owner == label:
+                own.add("agent." + rest[len(label) + 1 :])
+    return own - keys
+
+
+def baseline_matches(
+    point: dict[str, Any], candidates: list[dict[str, Any]], ignore: Any = ()
+) -> list[int]:
+    """Indices of the baseline points paired with ``point`` (the rule of
+    :func:`paired_rows`); the keys in ``ignore`` are not compared."""
+    point = {k: v for k, v in point.items() if k not in ignore}
+    candidates = [{k: v for k, v in c.items() if k not in ignore} for c in candidates]
+    j = match_point(point, candidates)
+    if j is not None:
+        return [j]
+    return [i for i, c in enumerate(candidates) if _agree(point, c)]
+
+
+def _point_text(point: dict[str, Any]) -> str:
+    return ", ".join(f"{k}={_scalar(v)}" for k, v in point.items() if v is not None)
+
+
 def paired_rows(
     results: Any, baseline_label: str, level: float = 0.95, metric: str = "final_regret"
 ) -> list[dict[str, Any]]:
     """Paired differences ``agent - baseline`` of final cumulative regret, per seed.
 
-    For every other agent and each of its points, the baseline point that matches it (same
-    values on the swept keys they share, see :func:`match_point`) is paired seed by seed.
-    Negative differences mean less regret than the baseline.
+    Every other agent's point is paired seed by seed with the baseline's points that have
+    the same values on the swept keys both set (a key swept for one agent alone,
+    ``agents.LABEL.FIELD``, is that agent's own knob and never compared):
 
-    Columns: ``label``, ``baseline``, every swept key, ``diff`` (mean difference),
-    ``diff_ci_low``, ``diff_ci_high`` (Student-t), ``num_pairs`` (finite pairs),
-    ``frac_better`` (share of those pairs with a smaller value than the baseline).
+    * the one such point (an environment sweep pairs point by point; a baseline that is
+      not swept has a single point, paired with every point);
+    * when several agree (the baseline is swept on fields the other agent lacks, e.g. the
+      default baseline, the first agent, swept with ``--sweep agents.sw.window=...``), the
+      one with exactly the same keys and values if there is one, else each of them: one row
+      per baseline point, named in ``baseline_point``.
+
+    An agent with no agreeing baseline point gets no row, with a :class:`PairingWarning`
+    that says why.  Negative differences mean less regret than the baseline.
+
+    Columns: ``label``, ``baseline``, ``baseline_point`` (the baseline point's swept values,
+    ``agent.window=100``; empty when it has none), every swept key, ``diff`` (mean
+    difference), ``diff_ci_low``, ``diff_ci_high`` (Student-t), ``num_pairs`` (finite
+    pairs), ``frac_better`` (share of those pairs with a smaller value than the baseline).
 
     Args:
       results: a Results object.
@@ -657,6 +710,8 @@ def paired_rows(
         raise ConfigError(f"metric = {metric!r}: must be one of {allowed}")
     base_points = results[baseline_label].points
     base = per_run[baseline_label][metric]
+    config = getattr(results, "config", None)
+    base_own = own_keys(config, baseline_label, results.agents)
     rows = []
     for label in results.agents:
         if label == baseline_label:
@@ -669,22 +724,265 @@ def paired_rows(
                 f"paired_rows: agent {label!r} has {values.shape[1]} seeds, baseline "
                 f"{baseline_label!r} has {base.shape[1]}: pairs need the same seeds"
             )
+        ignore = base_own | own_keys(config, label, results.agents)
+        paired = False
         for i, point in enumerate(results[label].points):
-            j = match_point(point, base_points)
-            if j is None:
-                continue
-            d = paired_difference(values[i], base[j], axis=0, level=level)
-            with np.errstate(invalid="ignore"):
-                diff = values[i] - base[j]
-            finite = np.isfinite(diff)
-            row: dict[str, Any] = {"label": label, "baseline": baseline_label}
-            row.update({k: _scalar(point.get(k)) for k in keys})
-            row.update(
-                diff=float(d.mean),
-                diff_ci_low=float(d.low),
-                diff_ci_high=float(d.high),
-                num_pairs=int(d.n),
-                frac_better=float((diff[finite] < 0).mean()) if finite.any() else math.nan,
+            for j in baseline_matches(point, base_points, ignore):
+                paired = True
+                d = paired_difference(values[i], base[j], axis=0, level=level)
+                with np.errstate(invalid="ignore"):
+                    diff = values[i] - base[j]
+                finite = np.isfinite(diff)
+                row: dict[str, Any] = {
+                    "label": label,
+                    "baseline": baseline_label,
+                    "baseline_point": _point_text(base_points[j]),
+                }
+                row.update({k: _scalar(point.get(k)) for k in keys})
+                row.update(
+                    diff=float(d.mean),
+                    diff_ci_low=float(d.low),
+                    diff_ci_high=float(d.high),
+                    num_pairs=int(d.n),
+                    frac_better=float((diff[finite] < 0).mean()) if finite.any() else math.nan,
+                )
+                rows.append(row)
+        if not paired:
+            warnings.warn(
+                f"paired.csv: agent {label!r} has no row: none of its points has the same "
+                f"swept values as a point of the baseline {baseline_label!r}; choose another "
+                "baseline (--baseline LABEL, Results.paired(baseline))",
+                PairingWarning,
+                stacklevel=2,
             )
-            rows.append(row)
     return rows
+
+
+# ---------------------------------------------------------------------------------------
+# Reference curves and normalised tables (the numbers behind some figures)
+# ---------------------------------------------------------------------------------------
+
+
+def bernoulli_kl(p: Any, q: Any) -> np.ndarray:
+    """KL divergence ``kl(p, q)`` between Bernoulli(p) and Bernoulli(q), with 0 log 0 = 0."""
+    p = np.asarray(p, dtype=np.float64)
+    q = np.asarray(q, dtype=np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        a = np.where(p > 0, p * np.log(p / q), 0.0)
+        b = np.where(p < 1, (1 - p) * np.log((1 - p) / (1 - q)), 0.0)
+    return a + b
+
+
+def lai_robbins_bound(means: Any) -> float:
+    """The Lai–Robbins coefficient ``c`` of Bernoulli arms: regret ≥ (c + o(1)) ln t.
+
+    ``c = Σ_{a: μ_a < μ*} (μ* − μ_a) / kl(μ_a, μ*)``, the asymptotic lower bound on the
+    regret of any uniformly good policy; draw it as ``c · ln t``.  Arms tied with the best
+    add nothing; an arm against ``μ* = 1`` has infinite kl and adds 0.  The bound is
+    asymptotic: at a finite horizon a good policy (Thompson sampling, KL-UCB) can lie below
+    ``c · ln t`` throughout, since the ``o(1)`` term is negative early on.
+
+    Args:
+      means: ``(K,)`` arm means in [0, 1].
+
+    Returns:
+      The coefficient ``c`` (float).
+
+    Example::
+
+        c = lai_robbins_bound([0.5] + [0.4] * 9)   # ≈ 44.7 (Chapelle & Li 2011, Fig. 1)
+
+    Reference: T. L. Lai & H. Robbins, "Asymptotically efficient adaptive allocation
+    rules", Advances in Applied Mathematics 6, 1985.
+    """
+    mu = np.asarray(means, dtype=np.float64).ravel()
+    if mu.size < 2 or np.any((mu < 0) | (mu > 1)) or not np.all(np.isfinite(mu)):
+        raise ConfigError(f"means = {mu.tolist()}: need at least 2 Bernoulli means in [0, 1]")
+    best = mu.max()
+    sub = mu[mu < best]
+    kl = bernoulli_kl(sub, best)
+    with np.errstate(divide="ignore"):
+        terms = np.where(np.isfinite(kl), (best - sub) / kl, 0.0)
+    return float(terms.sum())
+
+
+def lai_robbins_curve(means: Any, steps: Any) -> np.ndarray:
+    """``lai_robbins_bound(means) · ln t`` at each of ``steps`` (t ≥ 1)."""
+    steps = np.asarray(steps, dtype=np.float64)
+    return lai_robbins_bound(means) * np.log(np.maximum(steps, 1.0))
+
+
+def format_value(value: Any) -> str:
+    """A short label for a swept value (``0.001``, ``1e-05``, ``adam``)."""
+    if isinstance(value, (bool, np.bool_)):
+        return str(bool(value))
+    if isinstance(value, (int, np.integer)):
+        return str(int(value))
+    if isinstance(value, (float, np.floating)):
+        return f"{float(value):.3g}"
+    return str(value)
+
+
+def varying_keys(points: list[dict[str, Any]]) -> list[str]:
+    """The keys whose (formatted) value differs between some of ``points``, in order."""
+    keys: dict[str, None] = {}
+    for p in points:
+        keys.update(dict.fromkeys(p))
+    return [k for k in keys if len({repr(format_value(p.get(k))) for p in points}) > 1]
+
+
+def short_key(key: str, label: str) -> str:
+    """A swept key as shown next to an agent's label: ``agent.epsilon`` -> ``epsilon``,
+    ``agents.LABEL.c`` -> ``c``; environment keys keep their ``env.`` prefix."""
+    for prefix in (f"agents.{label}.", "agent."):
+        if key.startswith(prefix):
+            return key[len(prefix) :]
+    return key
+
+
+def point_label(label: str, point: dict[str, Any], keys: list[str]) -> str:
+    """``label (key=value, ...)`` for the given keys of a point; ``label`` when none."""
+    if not keys:
+        return label
+    inner = ", ".join(f"{short_key(k, label)}={format_value(point.get(k))}" for k in keys)
+    return f"{label} ({inner})"
+
+
+#: Registry name of the reference agent of :func:`normalised_regret` (uniform = 100).
+UNIFORM_AGENT = "random"
+
+
+class NormalisedRegret(NamedTuple):
+    """Final cumulative regret as a percentage of a reference agent's (uniform = 100).
+
+    Attributes:
+      rows: one name per agent point (``label``, or ``label (key=value)`` for an agent
+        with several points at one column), the reference's rows first.
+      columns: one name per point of the reference (``delta=0.5``; ``""`` for one point).
+      points: the reference's points (dicts of swept environment keys), one per column.
+      mean: ``(rows, columns)`` ``100 * mean_s R_a(s) / mean_s R_ref(s)``, with ``R(s)``
+        the final cumulative regret of seed ``s``; NaN where the agent has no such point.
+      ci_low, ci_high: ``(rows, columns)`` 95% Student-t interval over seeds of
+        ``100 * R_a(s) / mean_s R_ref(s)`` (the reference's mean is taken as exact).
+      reference: label of the reference agent.
+    """
+
+    rows: list[str]
+    columns: list[str]
+    points: list[dict[str, Any]]
+    mean: np.ndarray
+    ci_low: np.ndarray
+    ci_high: np.ndarray
+    reference: str
+
+    def to_rows(self) -> list[dict[str, Any]]:
+        """One dict per row: ``{"agent": row, column: mean, ...}`` (for printing or CSV)."""
+        return [
+            {"agent": row, **{c or "all": float(v) for c, v in zip(self.columns, values)}}
+            for row, values in zip(self.rows, self.mean)
+        ]
+
+
+def _reference_label(results: Any, reference: str | None) -> str | None:
+    if reference is not None:
+        if reference not in results.agents:
+            raise ConfigError(
+                f"normalised_regret: reference = {reference!r} is not an agent of these "
+                f"results; allowed: {', '.join(results.agents)}"
+            )
+        return reference
+    configs = (getattr(results, "config", None) or {}).get("agents") or []
+    for config in configs:
+        if isinstance(config, dict) and config.get("name") == UNIFORM_AGENT:
+            if config.get("label") in results.agents:
+                return config["label"]
+    return None
+
+
+def normalised_regret(
+    results: Any, reference: str | None = None, level: float = 0.95
+) -> NormalisedRegret | None:
+    """Riquelme, Tucker & Snoek (2018)'s table: regret relative to the uniform agent.
+
+    For every agent ``a`` and every point ``p`` of the reference (its swept environment
+    values, e.g. the wheel's delta), with ``R_a(p, s)`` the final cumulative regret of seed
+    ``s`` (diverged seeds left out)::
+
+        normalised_a(p) = 100 * mean_s R_a(p, s) / mean_s R_ref(p, s)
+
+    so the reference scores 100 and smaller is better.  An agent's point is matched to the
+    reference's point with the same values on the keys they share (:func:`match_point`);
+    the seeds are the experiment's common seeds.
+
+    Args:
+      results: a Results object (``experiments.run`` / ``experiments.load``).
+      reference: the reference agent's label; default the agent whose registry name is
+        ``"random"`` (uniform choice), as in the paper.
+      level: confidence level of ``ci_low`` / ``ci_high``.
+
+    Returns:
+      A :class:`NormalisedRegret`, or None when there is no reference agent (or no regret).
+
+    Example::
+
+        table = normalised_regret(experiments.run("wheel"))
+        fig, ax = experiments.figures.plot_normalised_regret(table)
+
+    Reference: C. Riquelme, G. Tucker, J. Snoek, "Deep Bayesian bandits showdown", ICLR
+    2018, Table 2 (cumulative regret normalised by Uniform's).
+    """
+    import warnings
+
+    reference = _reference_label(results, reference)
+    if reference is None:
+        return None
+    runs = run_summaries(results)
+    if "final_regret" not in runs[reference]:
+        return None
+    ref = results[reference]
+    with warnings.catch_warnings():  # a point whose every seed diverged is all-NaN
+        warnings.simplefilter("ignore", RuntimeWarning)
+        ref_mean = np.nanmean(runs[reference]["final_regret"], axis=1)
+    column_keys = varying_keys(ref.points)
+    columns = [
+        ", ".join(f"{short_key(k, reference)}={format_value(p.get(k))}" for k in column_keys)
+        for p in ref.points
+    ]
+    labels = [reference] + [label for label in results.agents if label != reference]
+    rows: list[str] = []
+    means, lows, highs = [], [], []
+    for label in labels:
+        r = results[label]
+        if "final_regret" not in runs[label]:
+            continue
+        final = runs[label]["final_regret"]
+        others = [k for k in varying_keys(r.points) if k not in column_keys]
+        by_rest: dict[str, list[int]] = {}
+        for i, point in enumerate(r.points):
+            rest = repr([format_value(point.get(k)) for k in others])
+            by_rest.setdefault(rest, []).append(i)
+        for indices in by_rest.values():
+            row = np.full((3, len(ref.points)), np.nan)
+            candidates = [r.points[i] for i in indices]
+            for j, ref_point in enumerate(ref.points):
+                match = match_point(ref_point, candidates)
+                if match is None or not ref_mean[j] > 0:
+                    continue
+                per_seed = 100.0 * final[indices[match]] / ref_mean[j]
+                if not np.isfinite(per_seed).any():
+                    continue
+                ci = mean_ci(per_seed[None], axis=1, level=level)
+                row[:, j] = (ci.mean[0], ci.low[0], ci.high[0])
+            rows.append(point_label(label, r.points[indices[0]], others))
+            means.append(row[0])
+            lows.append(row[1])
+            highs.append(row[2])
+    return NormalisedRegret(
+        rows,
+        columns,
+        [dict(p) for p in ref.points],
+        np.asarray(means),
+        np.asarray(lows),
+        np.asarray(highs),
+        reference,
+    )

@@ -402,6 +402,7 @@ class SeedExample(Environment):
             reward=capabilities.real(),
             feature_bound=float(self.num_points),
             param_link="identity",
+            example_cycle=self.num_points,  # x = 1..n, then again
         )
 
     def default_params(self) -> SeedExampleParams:

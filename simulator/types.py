@@ -129,6 +129,9 @@ class EnvSpec(NamedTuple):
         (``inf`` where unknown).
       param_link: how ``Oracle.true_param`` relates to the reward: ``"identity"``,
         ``"logit"``, ``"latent"`` or ``"none"`` (see :mod:`simulator.capabilities`).
+      example_cycle: ``n`` when the environment cycles through ``n`` distinct examples (each
+        recurs every ``n`` rounds, e.g. ``seed_example``), 0 when every round brings a fresh
+        one: privacy accounting composes the ``ceil(T / n)`` updates an example enters.
     """
 
     num_arms: int
@@ -143,6 +146,7 @@ class EnvSpec(NamedTuple):
     fixed_arms: bool = False
     feature_bound: float = math.inf
     param_link: str = "none"
+    example_cycle: int = 0
 
     @property
     def has_context(self) -> bool:

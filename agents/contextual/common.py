@@ -13,9 +13,25 @@ A model with no input is undefined, so a factory built with no features for its 
 (shared with ``arm_dim = 0``; disjoint with neither) still builds, and declares what it
 needs (:func:`linear_needs`): :func:`agents.fit.misfits` refuses it on an environment
 without those features, in one line, before anything is compiled.
+
+Intercept (static ``intercept``, off by default).  The model's input is then
+``[x ; 1]`` (:func:`with_intercept`): ``d + 1`` coordinates, the last one a per-model
+constant.  Without it a per-arm ``theta_a . x`` cannot represent a constant mean (on the
+wheel, ``E[theta_a . x] = 0`` over the disc).  The estimate an agent reports for
+``param_error`` stays in the environment's layout: the intercept coordinate is dropped
+(:func:`drop_intercept`).
+
+Feature bound (static ``feature_bound``, ``L``).  The confidence radii bound
+``log det V_t`` with ``||a|| <= L`` for every input ``a``; the experiment layer fills it
+from the environment's ``EnvSpec.feature_bound`` (see :func:`experiments.plan.build_agent`);
+where that is ``inf`` (no bound declared) the radius assumes ``L = 1`` and warns
+(:func:`resolve_feature_bound`).  With an intercept the input's bound is
+``sqrt(L^2 + 1)`` (:func:`input_bound`).
 """
 
 from __future__ import annotations
+
+import math
 
 import jax
 import jax.numpy as jnp
@@ -46,6 +62,58 @@ def check_choice(field: str, value, allowed: tuple[str, ...]) -> None:
         value in allowed,
         f"agent.{field} = {value!r}: unknown; allowed: {', '.join(allowed)}",
     )
+
+
+def check_intercept(name: str, intercept) -> None:
+    """ConfigError unless ``intercept`` is a bool."""
+    require(
+        isinstance(intercept, bool),
+        f"agent.intercept = {intercept!r}: must be true or false ({name})",
+    )
+
+
+#: ``L`` assumed where the environment declares no bound (the papers' normalisation).
+DEFAULT_FEATURE_BOUND = 1.0
+
+
+def resolve_feature_bound(name: str, feature_bound, used: bool = True) -> float:
+    """``L`` as a float: ConfigError unless it is a number > 0.
+
+    ``inf`` is :class:`~simulator.types.EnvSpec`'s "no bound declared" (the experiment
+    layer fills ``feature_bound`` from the spec): an infinite radius would make every index
+    infinite, so a radius that uses ``L`` (``used``) falls back to
+    :data:`DEFAULT_FEATURE_BOUND`, the papers' normalisation ``||a|| <= 1`` and driftsim's
+    behaviour before bounds were declared (set ``agent.feature_bound`` where a bound is
+    known; the agent's ``static`` records the ``L`` used); an agent that does not use it
+    (LinUCB's ``alpha`` radius) keeps it as given."""
+    require(
+        isinstance(feature_bound, (int, float))
+        and not isinstance(feature_bound, bool)
+        and feature_bound > 0,
+        f"agent.feature_bound = {feature_bound!r}: must be a number > 0, a bound L on the "
+        f"norm of every candidate's features ({name})",
+    )
+    if used and math.isinf(feature_bound):
+        return DEFAULT_FEATURE_BOUND
+    return float(feature_bound)
+
+
+def input_bound(feature_bound: float, intercept: bool) -> float:
+    """The bound on the model's input norm: ``L``, or ``sqrt(L^2 + 1)`` for ``[x ; 1]``."""
+    return math.sqrt(feature_bound**2 + 1.0) if intercept else feature_bound
+
+
+def with_intercept(inputs: Array, intercept: bool) -> Array:
+    """``[x ; 1]`` along the last axis when ``intercept``, else ``inputs`` unchanged."""
+    if not intercept:
+        return inputs
+    ones = jnp.ones(inputs.shape[:-1] + (1,), inputs.dtype)
+    return jnp.concatenate([inputs, ones], axis=-1)
+
+
+def drop_intercept(estimate: Array, intercept: bool) -> Array:
+    """The estimate in the environment's layout: the last (intercept) coordinate dropped."""
+    return estimate[..., :-1] if intercept else estimate
 
 
 def feature_dim(mode: str, context_dim: int, arm_dim: int) -> int:
@@ -100,21 +168,25 @@ def check_context(
         )
 
 
-def arm_inputs(context: Context, mode: str, num_arms: int, context_dim: int) -> Array:
-    """``(K, d)`` float32: the input vector of each candidate for its model."""
+def arm_inputs(
+    context: Context, mode: str, num_arms: int, context_dim: int, intercept: bool = False
+) -> Array:
+    """``(K, d)`` float32 (``d + 1`` with ``intercept``): the input vector of each candidate
+    for its model."""
     if uses_context_features(mode, context_dim):
-        features = jnp.asarray(context.features, jnp.float32)
+        features = with_intercept(jnp.asarray(context.features, jnp.float32), intercept)
         return jnp.broadcast_to(features, (num_arms, features.shape[0]))
-    return jnp.asarray(context.arm_features, jnp.float32)
+    return with_intercept(jnp.asarray(context.arm_features, jnp.float32), intercept)
 
 
-def oful_radius(count, dim: int, ridge, param_bound, noise, delta) -> Array:
-    """Confidence radius of Abbasi-Yadkori, Pál & Szepesvári (2011, Theorem 2) for
-    ``A = lambda I + sum x x^T`` after ``t = count`` observations::
+def oful_radius(count, dim: int, ridge, param_bound, noise, delta, feature_bound=1.0) -> Array:
+    """Confidence radius of Abbasi-Yadkori, Pál & Szepesvári (2011, Theorem 2 with the
+    determinant bound of Lemma 10) for ``A = lambda I + sum x x^T`` after ``t = count``
+    observations with ``||x|| <= L`` (``feature_bound``)::
 
-        beta_t = sqrt(lambda) S + sigma sqrt(2 log(1/delta) + d log(1 + t / (lambda d)))
+        beta_t = sqrt(lambda) S + sigma sqrt(2 log(1/delta) + d log(1 + t L^2 / (lambda d)))
     """
     count = jnp.asarray(count, jnp.float32)
     return jnp.sqrt(ridge) * param_bound + noise * jnp.sqrt(
-        2.0 * jnp.log(1.0 / delta) + dim * jnp.log1p(count / (ridge * dim))
+        2.0 * jnp.log(1.0 / delta) + dim * jnp.log1p(count * feature_bound**2 / (ridge * dim))
     )

@@ -1,8 +1,8 @@
 """ε-greedy and softmax exploration over a linear reward model learned online with optax.
 
-The reward model is :class:`agents.ogd.OnlineLinear`, the very model (and optimizer code)
-of the ``ogd`` learner: one implementation, trained here on the bandit's rewards instead
-of a stream's labels.
+The reward model is :class:`agents.linear_model.OnlineLinear`, the very model (and
+optimizer code) of the ``ogd`` learner: one implementation, trained here on the bandit's
+rewards instead of a stream's labels.
 """
 
 from __future__ import annotations
@@ -17,7 +17,8 @@ from agents.common import (
     random_argmax,
     softmax_probabilities,
 )
-from agents.ogd import KnobSpec, hparams_class, online_linear
+from agents.knobs import KnobSpec, hparams_class
+from agents.linear_model import online_linear
 from agents.types import Agent, Needs
 from simulator.types import require
 
@@ -43,9 +44,9 @@ def linear_greedy(
 ) -> Agent:
     """ε-greedy or softmax over a linear (or logistic) reward model trained by online GD.
 
-    Reward model (``theta = (w, b)`` trained by :class:`~agents.ogd.OnlineLinear` on the
-    observed rewards, loss ``squared`` or ``logistic``; ``sigma`` is the sigmoid for the
-    logistic loss, the identity otherwise):
+    Reward model (``theta = (w, b)`` trained by :class:`~agents.linear_model.OnlineLinear`
+    on the observed rewards, loss ``squared`` or ``logistic``; ``sigma`` is the sigmoid
+    for the logistic loss, the identity otherwise):
 
     * shared: one model over each candidate's features,
       ``r_hat(a) = sigma(w·z_a + b)`` with ``z_a = Context.arm_features[a]`` (``arm_dim``);
@@ -60,7 +61,9 @@ def linear_greedy(
     1[a in argmax] / |argmax|``, or the softmax).
     Update: one optimizer step of the chosen arm's example ``(z_a or x, r)`` (in disjoint
     mode only arm ``a``'s model and optimizer state move).  Optimism: a large knob
-    ``initial_bias`` starts every prediction high (optimistic initial values).
+    ``initial_bias`` starts every prediction high (optimistic initial values).  The model
+    always has its intercept ``b`` (what ``intercept=True`` adds to the other linear
+    agents), so there is no ``intercept`` option.
 
     Args:
       num_arms: K.

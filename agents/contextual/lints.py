@@ -11,6 +11,7 @@ from agents.contextual.common import (
     arm_inputs,
     check_context,
     check_dims,
+    check_intercept,
     feature_dim,
     linear_needs,
     uses_context_features,
@@ -52,7 +53,11 @@ def lints_sample(key, state: CholeskyState, v) -> jax.Array:
 
 
 def lints(
-    num_arms: int = 10, context_dim: int = 0, arm_dim: int = 5, mode: str = "shared"
+    num_arms: int = 10,
+    context_dim: int = 0,
+    arm_dim: int = 5,
+    mode: str = "shared",
+    intercept: bool = False,
 ) -> Agent:
     """Linear Thompson sampling: act greedily on a draw from a Gaussian ridge posterior.
 
@@ -73,12 +78,16 @@ def lints(
       context_dim: length of ``context.features`` (read by disjoint models).
       arm_dim: ``d`` of ``context.arm_features (K, d)``.
       mode: ``"shared"`` or ``"disjoint"``.
+      intercept: append a constant 1 to every input, ``x = [z ; 1]`` (``d + 1``
+        coordinates): a per-model intercept, without which per-arm models over a context
+        centred at 0 (the wheel) cannot represent constant means.
 
     Returns:
       An :class:`~agents.types.Agent` whose state is a :class:`CholeskyState`.  Its
       ``estimate`` is the posterior mean ``theta_hat`` kept in the state (the centre of
-      the draws), laid out as LinUCB's (:func:`~agents.contextual.linucb.ridge_estimate`;
-      none for disjoint models over context features).
+      the draws), laid out as LinUCB's (:func:`~agents.contextual.linucb.ridge_estimate`:
+      the intercept coordinate dropped, so ``param_error`` is still logged; none for
+      disjoint models over context features).
 
     Example::
 
@@ -89,7 +98,8 @@ def lints(
     payoffs", ICML 2013 (their ``v = R sqrt(24 d log(1/delta) / epsilon)``; here a knob).
     """
     check_dims("lints", num_arms, context_dim, arm_dim)
-    dim = feature_dim(mode, context_dim, arm_dim)
+    check_intercept("lints", intercept)
+    dim = feature_dim(mode, context_dim, arm_dim) + int(intercept)
     num_models = num_arms if mode == "disjoint" else 1
 
     def init(key, hparams):
@@ -104,14 +114,14 @@ def lints(
     def act(key, state, context, hparams):
         check_context("lints", context, mode, num_arms, context_dim, arm_dim)
         key_sample, key_tie = jax.random.split(key)
-        inputs = arm_inputs(context, mode, num_arms, context_dim)
+        inputs = arm_inputs(context, mode, num_arms, context_dim, intercept)
         theta = lints_sample(key_sample, state, hparams.v)
         values = inputs @ theta[0] if mode == "shared" else jnp.sum(inputs * theta, axis=-1)
         return random_argmax(key_tie, values)
 
     def update(key, state, transition, hparams):
         check_context("lints", transition.context, mode, num_arms, context_dim, arm_dim)
-        inputs = arm_inputs(transition.context, mode, num_arms, context_dim)
+        inputs = arm_inputs(transition.context, mode, num_arms, context_dim, intercept)
         model = transition.action if mode == "disjoint" else 0
         x = inputs[transition.action]
         chol = cholesky_rank_one_update(state.chol[model], x)
@@ -123,12 +133,18 @@ def lints(
             counts=state.counts.at[model].add(1.0),
         )
 
-    static = {"num_arms": num_arms, "context_dim": context_dim, "arm_dim": arm_dim, "mode": mode}
+    static = {
+        "num_arms": num_arms,
+        "context_dim": context_dim,
+        "arm_dim": arm_dim,
+        "mode": mode,
+        "intercept": intercept,
+    }
     estimate = None
     if not uses_context_features(mode, context_dim):
 
         def estimate(state):
-            return ridge_estimate(state.theta, state.counts, mode)
+            return ridge_estimate(state.theta, state.counts, mode, intercept)
 
     return Agent(
         "lints",

@@ -12,10 +12,15 @@ from agents.contextual.common import (
     check_choice,
     check_context,
     check_dims,
+    check_intercept,
+    drop_intercept,
     feature_dim,
+    input_bound,
     linear_needs,
     oful_radius,
+    resolve_feature_bound,
     uses_context_features,
+    with_intercept,
 )
 from agents.linalg import weighted_norms
 from agents.types import Agent
@@ -56,11 +61,20 @@ class LinearState(flax.struct.PyTreeNode):
     counts: jax.Array
 
 
-def linucb_indices(state: LinearState, inputs: jax.Array, hparams, *, mode: str, radius: str):
+def linucb_indices(
+    state: LinearState,
+    inputs: jax.Array,
+    hparams,
+    *,
+    mode: str,
+    radius: str,
+    input_bound: float = 1.0,
+):
     """Upper confidence indices ``(K,)`` of the candidates ``inputs (K, d)``.
 
     ``index_k = x_k . theta_m + beta ||x_k||_{A_m^{-1}}`` with ``m = k`` (disjoint) or ``0``
-    (shared); ``beta = alpha`` or the OFUL radius after the model's ``t`` updates.
+    (shared); ``beta = alpha`` or the OFUL radius after the model's ``t`` updates, for
+    inputs of norm at most ``input_bound``.
     Disjoint models that all read one context may get it as ``inputs (d,)``: the ``(K, d)``
     broadcast is then never formed, and ``x^T A_k^{-1} x`` is ``(A_k^{-1} x) . x`` with one
     batched matrix-vector product over the ``K`` inverses (32 arms, 100 runs: 1.2x to 1.6x
@@ -85,17 +99,28 @@ def linucb_indices(state: LinearState, inputs: jax.Array, hparams, *, mode: str,
         scale = hparams.alpha
     else:
         scale = oful_radius(
-            count, dim, hparams.ridge, hparams.param_bound, hparams.noise, hparams.delta
+            count,
+            dim,
+            hparams.ridge,
+            hparams.param_bound,
+            hparams.noise,
+            hparams.delta,
+            input_bound,
         )
     return means + scale * widths
 
 
-def ridge_estimate(theta: jax.Array, counts: jax.Array, mode: str) -> jax.Array:
+def ridge_estimate(
+    theta: jax.Array, counts: jax.Array, mode: str, intercept: bool = False
+) -> jax.Array:
     """The parameter estimate of ridge models ``theta (M, d)`` in the layout of a linear
     environment's ``oracle.true_param (d,)``: ``theta[0]`` (shared), or the count-weighted
     mean ``sum_k n_k theta_k / max(sum_k n_k, 1)`` of the per-arm estimates (disjoint over
     item features: every arm's model then estimates the same ``theta``, e.g. on
-    ``contextual_linear`` and ``russac_linear``).  ``O(M d)``, no solve."""
+    ``contextual_linear`` and ``russac_linear``).  With ``intercept`` the models are over
+    ``[x ; 1]`` and the last (intercept) coordinate is dropped, so the estimate keeps the
+    environment's layout.  ``O(M d)``, no solve."""
+    theta = drop_intercept(theta, intercept)
     if mode == "shared":
         return theta[0]
     weights = counts / jnp.maximum(jnp.sum(counts), 1.0)
@@ -127,6 +152,8 @@ def linucb(
     arm_dim: int = 5,
     mode: str = "shared",
     radius: str = "alpha",
+    intercept: bool = False,
+    feature_bound: float = 1.0,
 ) -> Agent:
     """LinUCB: play the largest upper confidence bound of a ridge-regression reward model.
 
@@ -137,8 +164,10 @@ def linucb(
         index_k = x_k . theta_hat + beta_t ||x_k||_{A^{-1}}
 
     ``radius="alpha"``: ``beta_t = alpha`` (Li et al. 2010); ``radius="oful"``:
-    ``beta_t = sqrt(lambda) S + sigma sqrt(2 log(1/delta) + d log(1 + t/(lambda d)))``,
-    ``t`` the number of updates of the model so far (Abbasi-Yadkori, Pál & Szepesvári 2011).
+    ``beta_t = sqrt(lambda) S + sigma sqrt(2 log(1/delta) + d log(1 + t L^2/(lambda d)))``,
+    ``t`` the number of updates of the model so far and ``L`` the bound on the inputs'
+    norm (Abbasi-Yadkori, Pál & Szepesvári 2011).  With ``intercept`` every input is
+    ``x = [z ; 1]`` (``d + 1`` coordinates, ``L = sqrt(feature_bound^2 + 1)``).
     ``A^{-1}`` is kept by Sherman–Morrison rank-one updates: ``O(d^2)`` per update, and
     ``O(K d^2)`` per action (disjoint and shared alike); never a per-step inverse.  Ties
     are broken at random: ``action_probabilities`` is ``1 / |argmax|`` on the tied arms.
@@ -151,11 +180,19 @@ def linucb(
       mode: ``"shared"`` or ``"disjoint"``.
       radius: ``"alpha"`` (knob ``alpha``) or ``"oful"`` (knobs ``param_bound`` S,
         ``noise`` sigma, ``delta``).
+      intercept: append a constant 1 to every input (a per-model intercept; ``S`` then
+        bounds the norm of ``(theta, intercept)``).
+      feature_bound: ``L``, a bound on the norm of every candidate's features, used by the
+        OFUL radius (recorded in ``static`` only for it); the experiment layer fills it
+        from ``EnvSpec.feature_bound``; ``inf`` (none declared) falls back to
+        1 with a warning.
 
     Returns:
       An :class:`~agents.types.Agent` whose state is a :class:`LinearState`.  Its
       ``estimate`` (for the runner's ``param_error``) is :func:`ridge_estimate`, the ridge
-      ``theta_hat`` kept in the state (no solve); disjoint models over context features
+      ``theta_hat`` kept in the state (no solve; with ``intercept`` its intercept
+      coordinate is dropped, so it stays in the environment's layout and ``param_error``
+      is still logged); disjoint models over context features
       (``context_dim >= 1``) are per-arm parameters, not a preference: no estimate.  It
       estimates a *linear* reward model, so the runner compares it only with environments
       whose ``true_param`` is one (not ``contextual_logistic``'s logit parameter, nor
@@ -172,7 +209,10 @@ def linucb(
     """
     check_dims("linucb", num_arms, context_dim, arm_dim)
     check_choice("radius", radius, RADII)
-    dim = feature_dim(mode, context_dim, arm_dim)
+    check_intercept("linucb", intercept)
+    feature_bound = resolve_feature_bound("linucb", feature_bound, used=radius == "oful")
+    bound = input_bound(feature_bound, intercept)
+    dim = feature_dim(mode, context_dim, arm_dim) + int(intercept)
     num_models = num_arms if mode == "disjoint" else 1
     hparams_type = LinUCBHParams if radius == "alpha" else OFULHParams
 
@@ -188,10 +228,10 @@ def linucb(
     def indices(state, context, hparams):
         check_context("linucb", context, mode, num_arms, context_dim, arm_dim)
         if uses_context_features(mode, context_dim):  # every arm's model reads x (d,)
-            inputs = jnp.asarray(context.features, jnp.float32)
+            inputs = with_intercept(jnp.asarray(context.features, jnp.float32), intercept)
         else:
-            inputs = arm_inputs(context, mode, num_arms, context_dim)
-        return linucb_indices(state, inputs, hparams, mode=mode, radius=radius)
+            inputs = arm_inputs(context, mode, num_arms, context_dim, intercept)
+        return linucb_indices(state, inputs, hparams, mode=mode, radius=radius, input_bound=bound)
 
     def act(key, state, context, hparams):
         return random_argmax(key, indices(state, context, hparams))
@@ -201,7 +241,7 @@ def linucb(
 
     def update(key, state, transition, hparams):
         check_context("linucb", transition.context, mode, num_arms, context_dim, arm_dim)
-        inputs = arm_inputs(transition.context, mode, num_arms, context_dim)
+        inputs = arm_inputs(transition.context, mode, num_arms, context_dim, intercept)
         model = transition.action if mode == "disjoint" else 0
         return ridge_update(state, model, inputs[transition.action], transition.reward)
 
@@ -211,12 +251,15 @@ def linucb(
         "arm_dim": arm_dim,
         "mode": mode,
         "radius": radius,
+        "intercept": intercept,
     }
+    if radius == "oful":
+        static["feature_bound"] = feature_bound
     estimate = None
     if not uses_context_features(mode, context_dim):
 
         def estimate(state):
-            return ridge_estimate(state.theta, state.counts, mode)
+            return ridge_estimate(state.theta, state.counts, mode, intercept)
 
     return Agent(
         "linucb",

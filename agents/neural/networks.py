@@ -33,8 +33,9 @@ drawn uniformly with replacement from the buffer, on the squared error::
 
     L(theta) = (1 / 2|batch|) sum_{(z, a, r) in batch} (f_a(z; theta) - r)^2
 
-The optimizer is an optax optimizer named by a static string, built inside traced code from
-the traced ``hparams.learning_rate``.
+The optimizer is any optax optimizer named as in :mod:`agents.optimizers` (a static name,
+``"NAME(option=value)"`` or optax object; its options keep their values), built inside
+traced code from the traced ``hparams.learning_rate``.
 
 Schedule and cost.  "Train now?" is ``count mod B == 0`` with ``count`` the number of
 updates so far, decided by ``lax.cond``.  ``count`` is created independently of the key, so
@@ -64,13 +65,12 @@ from jax.flatten_util import ravel_pytree
 
 from agents.common import check_num_arms
 from agents.neural import replay
+from agents.optimizers import OptimizerSpec, resolve_optimizer
 from agents.types import Needs
 from simulator.params import ConfigError
 from simulator.types import Context, require
 
 Array = jax.Array
-
-OPTIMIZERS = ("adam", "adamw", "sgd", "rmsprop", "adagrad")
 
 
 class MLP(nn.Module):
@@ -146,18 +146,6 @@ def check_positive_int(name: str, field: str, value) -> None:
         _is_int(value) and value >= 1,
         f"agent.{field} = {value!r}: must be an integer >= 1 ({name})",
     )
-
-
-def check_optimizer(name: str, optimizer: str) -> None:
-    require(
-        optimizer in OPTIMIZERS,
-        f"agent.optimizer = {optimizer!r}: unknown ({name}); allowed: {', '.join(OPTIMIZERS)}",
-    )
-
-
-def make_optimizer(optimizer: str, learning_rate) -> optax.GradientTransformation:
-    """The optax optimizer ``optimizer`` with a (possibly traced) learning rate."""
-    return getattr(optax, optimizer)(learning_rate=learning_rate)
 
 
 # --------------------------------------------------------------------------------------
@@ -293,23 +281,25 @@ class Trainer:
 
     Attributes:
       net: the reward network.
-      optimizer: an optax optimizer name (:data:`OPTIMIZERS`).
+      optimizer: an optimizer as named in :mod:`agents.optimizers` (e.g. ``"adam"``).
       buffer_size: replay capacity C.
       batch_size: minibatch size.
       train_every: B, train every B updates.
       num_train_steps: optimizer steps per training event.
+      spec: the resolved ``optimizer`` (:func:`agents.optimizers.resolve_optimizer`).
     """
 
     net: RewardNet
-    optimizer: str = "adam"
+    optimizer: Any = "adam"
     buffer_size: int = 512
     batch_size: int = 32
     train_every: int = 1
     num_train_steps: int = 1
+    spec: OptimizerSpec = dataclasses.field(init=False, repr=False, compare=False)
 
     def __post_init__(self):
         name = self.net.name
-        check_optimizer(name, self.optimizer)
+        object.__setattr__(self, "spec", resolve_optimizer(self.optimizer))
         for field in ("buffer_size", "batch_size", "train_every", "num_train_steps"):
             check_positive_int(name, field, getattr(self, field))
 
@@ -322,7 +312,7 @@ class Trainer:
         )
         return Learner(
             params=params,
-            opt_state=make_optimizer(self.optimizer, hparams.learning_rate).init(params),
+            opt_state=self.spec.build(hparams.learning_rate).init(params),
             buffer=replay.init(example, self.buffer_size),
             count=jnp.zeros((), jnp.int32),
         )
@@ -343,7 +333,7 @@ class Trainer:
 
     def train(self, key: Array, learner: Learner, hparams) -> Learner:
         """``num_train_steps`` optimizer steps on minibatches of the buffer."""
-        tx = make_optimizer(self.optimizer, hparams.learning_rate)
+        tx = self.spec.build(hparams.learning_rate)
 
         def one_step(carry, key_batch):
             params, opt_state = carry

@@ -46,7 +46,8 @@ def neural_greedy(
       context_dim: length of ``context.features``.
       arm_dim: item feature dimension; 0 for per-arm heads.
       hidden: hidden widths of the MLP.
-      optimizer: optax optimizer name (``adam``, ``adamw``, ``sgd``, ``rmsprop``, ``adagrad``).
+      optimizer: optax optimizer name (``adam``, ``adamw``, ``sgd``, ``rmsprop``, ``adagrad``,
+        ... or ``"NAME(option=value)"``; see :mod:`agents.optimizers`).
       buffer_size: replay capacity.
       batch_size: minibatch size.
       train_every: B, train every B updates.

@@ -185,7 +185,7 @@ def neural_ucb(
       context_dim: length of ``context.features``.
       arm_dim: item feature dimension; 0 for per-arm heads.
       hidden: hidden widths; ``m = hidden[0]``.
-      optimizer: optax optimizer name.
+      optimizer: optax optimizer name (see :mod:`agents.optimizers`).
       buffer_size, batch_size, train_every, num_train_steps: the training schedule
         (:class:`~agents.neural.networks.Trainer`).
 

@@ -83,7 +83,8 @@ import optax
 
 from agents.common import epsilon_mix, greedy_probabilities, random_argmax
 from agents.neural import replay
-from agents.neural.networks import check_optimizer, check_positive_int, make_optimizer
+from agents.neural.networks import check_positive_int
+from agents.optimizers import resolve_optimizer
 from agents.types import Agent, Needs
 from simulator.params import ConfigError, knob
 from simulator.types import Context, require
@@ -242,7 +243,7 @@ def two_tower(
       num_items: N rows of the item table, the catalog size (0: no item ids).
       embed_dim: e.
       exploration: ``"epsilon"`` or ``"thompson"``.
-      optimizer: optax optimizer of the dense tower.
+      optimizer: optimizer of the dense tower, named as in :mod:`agents.optimizers`.
       buffer_size: replay capacity.
       batch_size: minibatch size.
       train_every: B, train every B updates (off-schedule steps are masked).
@@ -294,7 +295,7 @@ def two_tower(
         exploration in EXPLORATIONS,
         f"agent.exploration = {exploration!r}: unknown; allowed: {', '.join(EXPLORATIONS)}",
     )
-    check_optimizer(name, optimizer)
+    optimizer_spec = resolve_optimizer(optimizer)
     sizes = {
         "embed_dim": embed_dim,
         "buffer_size": buffer_size,
@@ -333,7 +334,7 @@ def two_tower(
             item_sq=jnp.full((num_items, e + 1), INITIAL_ACCUMULATOR, jnp.float32),
             tower=tower,
             tower_sq=jax.tree.map(jnp.zeros_like, tower),
-            opt_state=make_optimizer(optimizer, hparams.learning_rate).init(tower),
+            opt_state=optimizer_spec.build(hparams.learning_rate).init(tower),
             buffer=replay.init(example, buffer_size),
             count=jnp.zeros((), jnp.int32),
         )
@@ -426,7 +427,7 @@ def two_tower(
             item_table, item_sq = adagrad_rows(
                 item_table, item_sq, batch.item, item_grads, hparams.table_learning_rate
             )
-        tx = make_optimizer(optimizer, hparams.learning_rate)
+        tx = optimizer_spec.build(hparams.learning_rate)
         updates, opt_state = tx.update(tower_grads, state.opt_state, state.tower)
         tower = optax.apply_updates(state.tower, updates)
         keep = gate > 0

@@ -11,8 +11,12 @@ from agents.contextual.common import (
     arm_inputs,
     check_context,
     check_dims,
+    check_intercept,
+    drop_intercept,
     feature_dim,
+    input_bound,
     linear_needs,
+    resolve_feature_bound,
 )
 from agents.linalg import cho_solve, cholesky
 from agents.types import Agent
@@ -50,10 +54,12 @@ class DLinUCBState(flax.struct.PyTreeNode):
     count: jax.Array
 
 
-def dlinucb_radius(count, dim: int, hparams) -> jax.Array:
+def dlinucb_radius(count, dim: int, hparams, feature_bound: float = 1.0) -> jax.Array:
     """``beta_t = sqrt(lambda) S + sigma sqrt(2 log(1/delta)
-    + d log(1 + (1 - gamma^{2t}) / (d lambda (1 - gamma^2))))``; the ratio tends to ``t``
-    as ``gamma -> 1`` and is computed with ``expm1`` for gamma near 1."""
+    + d log(1 + L^2 (1 - gamma^{2t}) / (d lambda (1 - gamma^2))))`` for inputs of norm at
+    most ``L = feature_bound`` (Russac et al. 2019, Theorem 1; ``t`` the number of updates
+    so far, their ``t - 1``); the ratio tends to ``t`` as ``gamma -> 1`` and is computed
+    with ``expm1`` for gamma near 1."""
     count = jnp.asarray(count, jnp.float32)
     log_gamma = jnp.log(hparams.discount)
     below_one = hparams.discount < 1.0
@@ -62,7 +68,8 @@ def dlinucb_radius(count, dim: int, hparams) -> jax.Array:
         below_one, jnp.expm1(2.0 * count * safe_log) / jnp.expm1(2.0 * safe_log), count
     )
     return jnp.sqrt(hparams.ridge) * hparams.param_bound + hparams.noise * jnp.sqrt(
-        2.0 * jnp.log(1.0 / hparams.delta) + dim * jnp.log1p(ratio / (dim * hparams.ridge))
+        2.0 * jnp.log(1.0 / hparams.delta)
+        + dim * jnp.log1p(ratio * feature_bound**2 / (dim * hparams.ridge))
     )
 
 
@@ -73,13 +80,22 @@ def dlinucb_widths(state: DLinUCBState, inputs: jax.Array) -> jax.Array:
     return jnp.sqrt(jnp.maximum(quad, 0.0))
 
 
-def dlinucb_indices(state: DLinUCBState, inputs: jax.Array, hparams) -> jax.Array:
-    """``<a, theta_hat> + beta_t sqrt(a^T V^{-1} V~ V^{-1} a)`` for each candidate."""
-    beta = dlinucb_radius(state.count, inputs.shape[-1], hparams)
+def dlinucb_indices(
+    state: DLinUCBState, inputs: jax.Array, hparams, input_bound: float = 1.0
+) -> jax.Array:
+    """``<a, theta_hat> + beta_t sqrt(a^T V^{-1} V~ V^{-1} a)`` for each candidate
+    (``||a|| <= input_bound``)."""
+    beta = dlinucb_radius(state.count, inputs.shape[-1], hparams, input_bound)
     return inputs @ state.theta + beta * dlinucb_widths(state, inputs)
 
 
-def d_linucb(num_arms: int = 10, context_dim: int = 0, arm_dim: int = 5) -> Agent:
+def d_linucb(
+    num_arms: int = 10,
+    context_dim: int = 0,
+    arm_dim: int = 5,
+    intercept: bool = False,
+    feature_bound: float = 1.0,
+) -> Agent:
     """D-LinUCB: LinUCB with exponentially discounted least squares (shared model).
 
     Algorithm 1 of Russac et al. (2019), exactly, with ``a`` the chosen candidate's features
@@ -90,9 +106,10 @@ def d_linucb(num_arms: int = 10, context_dim: int = 0, arm_dim: int = 5) -> Agen
         b  <- gamma b + r a,      theta_hat = V^{-1} b
         index(a) = <a, theta_hat> + beta_t sqrt(a^T V^{-1} V~ V^{-1} a)
         beta_t = sqrt(lambda) S + sigma sqrt(2 log(1/delta)
-                 + d log(1 + (1 - gamma^{2t}) / (d lambda (1 - gamma^2))))
+                 + d log(1 + L^2 (1 - gamma^{2t}) / (d lambda (1 - gamma^2))))
 
-    ``t`` is the number of updates so far.  Cost: the regulariser term makes the update of
+    ``t`` is the number of updates so far and ``L`` a bound on ``||a||`` (their Theorem 1;
+    their code assumes ``L = 1``).  Cost: the regulariser term makes the update of
     ``V`` full-rank, so each update refactorises ``V`` by Cholesky, ``O(d^3)``, and solves
     ``theta_hat`` in ``O(d^2)``; each action costs ``O(K d^2)`` (one two-sided triangular
     solve per candidate and a product with ``V~``).  No matrix is ever inverted.  With
@@ -104,12 +121,18 @@ def d_linucb(num_arms: int = 10, context_dim: int = 0, arm_dim: int = 5) -> Agen
       context_dim: unused (accepted so the experiment layer can pass the spec).
       arm_dim: d, the length of each candidate's feature vector (the model needs arm
         features: ``needs.features = "arm"``).
+      intercept: the model reads ``a = [z ; 1]`` (``d + 1`` coordinates, an intercept;
+        ``L`` becomes ``sqrt(feature_bound^2 + 1)`` and ``S`` bounds ``(theta, intercept)``).
+      feature_bound: ``L``, a bound on the norm of every candidate's features (the
+        experiment layer fills it from ``EnvSpec.feature_bound``; ``inf``, none declared,
+        falls back to 1 with a warning).
 
     Returns:
       An :class:`~agents.types.Agent` whose state is a :class:`DLinUCBState`.  Its
       ``estimate`` is ``theta_hat = V^{-1} b (d,)``, kept in the state by the update's
-      Cholesky solve (nothing more per step), in the layout of ``true_param`` of
-      ``contextual_linear`` and ``russac_linear``: the runner logs its tracking error.
+      Cholesky solve (nothing more per step; with ``intercept`` its last coordinate
+      dropped), in the layout of ``true_param`` of ``contextual_linear`` and
+      ``russac_linear``: the runner logs its tracking error.
 
     Example::
 
@@ -120,7 +143,10 @@ def d_linucb(num_arms: int = 10, context_dim: int = 0, arm_dim: int = 5) -> Agen
     non-stationary environments", NeurIPS 2019 (Algorithm 1).
     """
     check_dims("d_linucb", num_arms, context_dim, arm_dim)
-    dim = feature_dim("shared", context_dim, arm_dim)
+    check_intercept("d_linucb", intercept)
+    feature_bound = resolve_feature_bound("d_linucb", feature_bound)
+    bound = input_bound(feature_bound, intercept)
+    dim = feature_dim("shared", context_dim, arm_dim) + int(intercept)
 
     def init(key, hparams):
         eye = jnp.eye(dim, dtype=jnp.float32)
@@ -135,8 +161,8 @@ def d_linucb(num_arms: int = 10, context_dim: int = 0, arm_dim: int = 5) -> Agen
 
     def indices(state, context, hparams):
         check_context("d_linucb", context, "shared", num_arms, context_dim, arm_dim)
-        inputs = arm_inputs(context, "shared", num_arms, context_dim)
-        return dlinucb_indices(state, inputs, hparams)
+        inputs = arm_inputs(context, "shared", num_arms, context_dim, intercept)
+        return dlinucb_indices(state, inputs, hparams, bound)
 
     def act(key, state, context, hparams):
         return random_argmax(key, indices(state, context, hparams))
@@ -146,7 +172,8 @@ def d_linucb(num_arms: int = 10, context_dim: int = 0, arm_dim: int = 5) -> Agen
 
     def update(key, state, transition, hparams):
         check_context("d_linucb", transition.context, "shared", num_arms, context_dim, arm_dim)
-        x = arm_inputs(transition.context, "shared", num_arms, context_dim)[transition.action]
+        inputs = arm_inputs(transition.context, "shared", num_arms, context_dim, intercept)
+        x = inputs[transition.action]
         gamma, lam = hparams.discount, hparams.ridge
         eye = jnp.eye(dim, dtype=jnp.float32)
         outer = jnp.outer(x, x)
@@ -163,7 +190,13 @@ def d_linucb(num_arms: int = 10, context_dim: int = 0, arm_dim: int = 5) -> Agen
             count=state.count + 1.0,
         )
 
-    static = {"num_arms": num_arms, "context_dim": context_dim, "arm_dim": arm_dim}
+    static = {
+        "num_arms": num_arms,
+        "context_dim": context_dim,
+        "arm_dim": arm_dim,
+        "intercept": intercept,
+        "feature_bound": feature_bound,
+    }
     return Agent(
         "d_linucb",
         init,
@@ -171,7 +204,7 @@ def d_linucb(num_arms: int = 10, context_dim: int = 0, arm_dim: int = 5) -> Agen
         update,
         DLinUCBHParams,
         static,
-        estimate=lambda state: state.theta,
+        estimate=lambda state: drop_intercept(state.theta, intercept),
         action_probabilities=action_probabilities,
         needs=linear_needs("shared", num_arms, context_dim, arm_dim),
     )

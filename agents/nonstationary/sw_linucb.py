@@ -11,8 +11,12 @@ from agents.contextual.common import (
     arm_inputs,
     check_context,
     check_dims,
+    check_intercept,
+    drop_intercept,
     feature_dim,
+    input_bound,
     linear_needs,
+    resolve_feature_bound,
 )
 from agents.linalg import cho_solve, cholesky
 from agents.types import Agent
@@ -52,22 +56,32 @@ class SWLinUCBState(flax.struct.PyTreeNode):
     theta: jax.Array
 
 
-def swlinucb_radius(window: int, dim: int, hparams) -> jax.Array:
-    """``beta = sqrt(lambda) S + sigma sqrt(d log((1 + tau/lambda) / delta))``."""
+def swlinucb_radius(window: int, dim: int, hparams, feature_bound: float = 1.0) -> jax.Array:
+    """``beta = sqrt(lambda) S + sigma sqrt(d log((1 + tau L^2/lambda) / delta))`` for inputs
+    of norm at most ``L = feature_bound`` (Cheung, Simchi-Levi & Zhu 2019, Theorem 1)."""
     return jnp.sqrt(hparams.ridge) * hparams.param_bound + hparams.noise * jnp.sqrt(
-        dim * jnp.log((1.0 + window / hparams.ridge) / hparams.delta)
+        dim * jnp.log((1.0 + window * feature_bound**2 / hparams.ridge) / hparams.delta)
     )
 
 
-def swlinucb_indices(state: SWLinUCBState, inputs: jax.Array, hparams, window: int) -> jax.Array:
-    """``<a, theta_hat> + beta ||a||_{V^{-1}}`` for each row of ``inputs (K, d)``."""
+def swlinucb_indices(
+    state: SWLinUCBState, inputs: jax.Array, hparams, window: int, input_bound: float = 1.0
+) -> jax.Array:
+    """``<a, theta_hat> + beta ||a||_{V^{-1}}`` for each row of ``inputs (K, d)``
+    (``||a|| <= input_bound``)."""
     u = cho_solve(state.chol, inputs.T)  # (d, K)
     widths = jnp.sqrt(jnp.maximum(jnp.sum(inputs.T * u, axis=0), 0.0))
-    return inputs @ state.theta + swlinucb_radius(window, inputs.shape[-1], hparams) * widths
+    beta = swlinucb_radius(window, inputs.shape[-1], hparams, input_bound)
+    return inputs @ state.theta + beta * widths
 
 
 def sw_linucb(
-    num_arms: int = 10, context_dim: int = 0, arm_dim: int = 5, window: int = 100
+    num_arms: int = 10,
+    context_dim: int = 0,
+    arm_dim: int = 5,
+    window: int = 100,
+    intercept: bool = False,
+    feature_bound: float = 1.0,
 ) -> Agent:
     """SW-LinUCB: LinUCB on the ridge regression of the last ``tau`` observations only.
 
@@ -76,7 +90,9 @@ def sw_linucb(
 
         V = lambda I + sum_{s in W_t} a_s a_s^T,   b = sum_{s in W_t} r_s a_s
         theta_hat = V^{-1} b,   index(a) = <a, theta_hat> + beta ||a||_{V^{-1}}
-        beta = sqrt(lambda) S + sigma sqrt(d log((1 + tau/lambda) / delta))
+        beta = sqrt(lambda) S + sigma sqrt(d log((1 + tau L^2/lambda) / delta))
+
+    with ``L`` a bound on ``||a||`` (Russac et al.'s code assumes ``L = 1``).
 
     Cost.  The window is a fixed-size ring buffer (``tau`` static).  ``V`` and ``b`` are
     maintained incrementally (add the new observation, subtract the one leaving the
@@ -91,11 +107,17 @@ def sw_linucb(
       context_dim: unused (accepted so the experiment layer can pass the spec).
       arm_dim: d (the model needs arm features: ``needs.features = "arm"``).
       window: tau >= 1, the number of past observations kept (static: sets a shape).
+      intercept: the model reads ``a = [z ; 1]`` (``d + 1`` coordinates, an intercept;
+        ``L`` becomes ``sqrt(feature_bound^2 + 1)`` and ``S`` bounds ``(theta, intercept)``).
+      feature_bound: ``L``, a bound on the norm of every candidate's features (the
+        experiment layer fills it from ``EnvSpec.feature_bound``; ``inf``, none declared,
+        falls back to 1 with a warning).
 
     Returns:
       An :class:`~agents.types.Agent` whose state is a :class:`SWLinUCBState`.  Its
       ``estimate`` is the windowed ``theta_hat = V^{-1} b (d,)`` kept in the state (the
-      update's Cholesky solve), compared by the runner with a linear ``true_param``.
+      update's Cholesky solve; with ``intercept`` its last coordinate dropped), compared
+      by the runner with a linear ``true_param``.
 
     Example::
 
@@ -109,7 +131,10 @@ def sw_linucb(
         isinstance(window, int) and not isinstance(window, bool) and window >= 1,
         f"agent.window = {window!r}: must be an integer >= 1",
     )
-    dim = feature_dim("shared", context_dim, arm_dim)
+    check_intercept("sw_linucb", intercept)
+    feature_bound = resolve_feature_bound("sw_linucb", feature_bound)
+    bound = input_bound(feature_bound, intercept)
+    dim = feature_dim("shared", context_dim, arm_dim) + int(intercept)
 
     def init(key, hparams):
         eye = jnp.eye(dim, dtype=jnp.float32)
@@ -125,8 +150,8 @@ def sw_linucb(
 
     def indices(state, context, hparams):
         check_context("sw_linucb", context, "shared", num_arms, context_dim, arm_dim)
-        inputs = arm_inputs(context, "shared", num_arms, context_dim)
-        return swlinucb_indices(state, inputs, hparams, window)
+        inputs = arm_inputs(context, "shared", num_arms, context_dim, intercept)
+        return swlinucb_indices(state, inputs, hparams, window, bound)
 
     def act(key, state, context, hparams):
         return random_argmax(key, indices(state, context, hparams))
@@ -136,7 +161,8 @@ def sw_linucb(
 
     def update(key, state, transition, hparams):
         check_context("sw_linucb", transition.context, "shared", num_arms, context_dim, arm_dim)
-        x = arm_inputs(transition.context, "shared", num_arms, context_dim)[transition.action]
+        inputs = arm_inputs(transition.context, "shared", num_arms, context_dim, intercept)
+        x = inputs[transition.action]
         reward = jnp.asarray(transition.reward, jnp.float32)
         old_x = state.inputs[state.position]
         old_r = state.rewards[state.position]
@@ -158,6 +184,8 @@ def sw_linucb(
         "context_dim": context_dim,
         "arm_dim": arm_dim,
         "window": window,
+        "intercept": intercept,
+        "feature_bound": feature_bound,
     }
     return Agent(
         "sw_linucb",
@@ -166,7 +194,7 @@ def sw_linucb(
         update,
         SWLinUCBHParams,
         static,
-        estimate=lambda state: state.theta,
+        estimate=lambda state: drop_intercept(state.theta, intercept),
         action_probabilities=action_probabilities,
         needs=linear_needs("shared", num_arms, context_dim, arm_dim),
     )

@@ -9,13 +9,15 @@ import pytest
 
 import agents
 import simulator
+from agents.classic.exp3 import exp3_probabilities as exp3s_probabilities
 from agents.contextual.common import oful_radius
 from agents.nonstationary.d_linucb import dlinucb_radius, dlinucb_widths
 from agents.nonstationary.discounted_ucb import discounted_ucb_indices, sliding_window_ucb_indices
-from agents.nonstationary.exp3s import exp3s_probabilities
 from agents.nonstationary.m_ucb import MUCBHParams, MUCBState, change_detected, m_ucb_choice
 from agents.nonstationary.sw_linucb import swlinucb_indices
 from agents.types import Transition
+from experiments import api
+from experiments.plan import plan
 from experiments.runner import make_run
 from simulator.params import ConfigError
 from simulator.types import Context, make_oracle
@@ -338,3 +340,72 @@ def test_discount_outside_unit_interval_raises_config_error(name, discount):
     simulator.check(hparams.replace(discount=1.0), "agent")  # 1 is allowed
     with pytest.raises(ConfigError, match=r"agent.discount .*\(0, 1\]"):
         simulator.check(hparams.replace(discount=discount), "agent")
+
+
+# --------------------------------------------------------------------------- feature bound L
+
+
+def test_radii_use_the_feature_bound():
+    """numpy references with L = 3: D-LinUCB (Russac et al. 2019, Theorem 1)
+    ``sqrt(lambda) S + sigma sqrt(2 log(1/delta) + d log(1 + L^2 (1 - gamma^{2t}) /
+    (d lambda (1 - gamma^2))))`` and SW-LinUCB (Cheung et al. 2019)
+    ``sqrt(lambda) S + sigma sqrt(d log((1 + tau L^2 / lambda) / delta))``; the agents
+    built with ``feature_bound = 3`` act on those radii."""
+    num_arms, dim, steps, window, bound = 4, 3, 12, 5, 3.0
+    gamma, lam, s, sigma, delta = 0.9, 0.5, 1.2, 0.7, 0.05
+    transitions, _, arm_x, actions, rewards = random_transitions(21, steps, num_arms, 0, dim)
+    candidates = np.random.default_rng(22).normal(size=(num_arms, dim))
+    context = Context(jnp.zeros((0,)), jnp.asarray(candidates, jnp.float32))
+
+    agent = agents.make("d_linucb", num_arms=num_arms, arm_dim=dim, feature_bound=bound)
+    assert agent.static["feature_bound"] == bound
+    hp = agent.default_hparams().replace(
+        discount=gamma, ridge=lam, param_bound=s, noise=sigma, delta=delta
+    )
+    state = last(feed(agent, hp, transitions))
+    beta = np.sqrt(lam) * s + sigma * np.sqrt(
+        2 * np.log(1 / delta)
+        + dim * np.log(1 + bound**2 * (1 - gamma ** (2 * steps)) / (dim * lam * (1 - gamma**2)))
+    )
+    np.testing.assert_allclose(dlinucb_radius(state.count, dim, hp, bound), beta, rtol=1e-5)
+    widths = np.asarray(dlinucb_widths(state, context.arm_features), np.float64)
+    index = candidates @ np.asarray(state.theta, np.float64) + beta * widths
+    assert int(agent.act(jax.random.key(0), state, context, hp)) == int(np.argmax(index))
+    assert float(dlinucb_radius(state.count, dim, hp)) < beta  # the L = 1 radius
+
+    agent = agents.make(
+        "sw_linucb", num_arms=num_arms, arm_dim=dim, window=window, feature_bound=bound
+    )
+    hp = agent.default_hparams().replace(ridge=lam, param_bound=s, noise=sigma, delta=delta)
+    state = last(feed(agent, hp, transitions))
+    beta = np.sqrt(lam) * s + sigma * np.sqrt(dim * np.log((1 + window * bound**2 / lam) / delta))
+    v_inv = np.linalg.inv(np.asarray(state.v, np.float64))
+    widths = np.sqrt(np.einsum("kd,de,ke->k", candidates, v_inv, candidates))
+    expected = candidates @ np.asarray(state.theta, np.float64) + beta * widths
+    got = swlinucb_indices(state, context.arm_features, hp, window, bound)
+    np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-4)
+    assert int(agent.act(jax.random.key(0), state, context, hp)) == int(np.argmax(expected))
+
+
+def test_the_planner_fills_the_feature_bound_from_the_env_spec():
+    """``feature_bound`` comes from ``EnvSpec.feature_bound`` unless the experiment sets
+    it; an environment that declares none (``inf``: drifting_users) leaves L = 1 with a
+    warning naming the agent."""
+
+    def built(env, **fields):
+        experiment = {
+            "env": env,
+            "agents": [{"label": "d", "name": "d_linucb", **fields}],
+            "num_seeds": 1,
+            "num_steps": 2,
+        }
+        return plan(api.as_experiment(experiment))[0].groups[0].agent
+
+    env = {"name": "contextual_linear"}
+    assert (
+        built(env).static["feature_bound"] == simulator.make("contextual_linear").spec.feature_bound
+    )
+    assert built(env, feature_bound=2.5).static["feature_bound"] == 2.5
+    users = {"name": "drifting_users", "num_users": 5, "num_items": 20, "dim": 3}
+    assert built(users).static["feature_bound"] == 1.0  # no bound declared: L = 1
+    assert built(users, feature_bound=4.0).static["feature_bound"] == 4.0

@@ -8,7 +8,9 @@ import pytest
 
 import simulator
 from agents.contextual.linear_greedy import linear_greedy
-from agents.ogd import estimate, ogd, online_linear, optimizer_names, resolve_schedule
+from agents.linear_model import estimate, online_linear
+from agents.ogd import ogd
+from agents.optimizers import optimizer_names, resolve_schedule
 from agents.types import Transition
 from experiments.runner import advance, init_carry, make_run, split_run_key
 from simulator.params import ConfigError

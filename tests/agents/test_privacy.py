@@ -79,3 +79,14 @@ def test_limits_and_bad_input():
         privacy.delta_for_epsilon(1.0, 1.0, num_passes=0)
     with pytest.raises(ConfigError, match="noise_multiplier"):
         privacy.delta_for_epsilon(1.0, -1.0)
+
+
+def test_cycle_passes_counts_the_most_seen_example():
+    # seed_example: x = 1..5 cycling; T = 3000 rounds show each point 600 times
+    assert privacy.cycle_passes(3000, 5) == 600
+    assert privacy.cycle_passes(3001, 5) == 601  # the first point is seen once more
+    assert privacy.cycle_passes(4, 5) == 1
+    counts = np.bincount(np.arange(3001) % 5)
+    assert counts.max() == privacy.cycle_passes(3001, 5)
+    with pytest.raises(ConfigError, match="num_examples"):
+        privacy.cycle_passes(10, 0)

@@ -23,17 +23,17 @@ import simulator
 from agents.classic.epsilon_greedy import ValueState
 from agents.classic.etc import ETCState
 from agents.classic.exp3 import LogWeightState
+from agents.classic.exp3 import LogWeightState as SharedLogWeightState
 from agents.classic.gradient_bandit import PreferenceState
 from agents.common import greedy_probabilities, softmax_probabilities, uniform_probabilities
 from agents.contextual.linucb import LinearState
+from agents.linear_model import LinearParams
 from agents.neural.networks import RewardNet
 from agents.neural.neural_ucb import ucb_scores
 from agents.nonstationary.d_linucb import DLinUCBState
 from agents.nonstationary.discounted_ucb import DiscountedState, WindowState
-from agents.nonstationary.exp3s import LogWeightState as SharedLogWeightState
 from agents.nonstationary.m_ucb import MUCBState
 from agents.nonstationary.sw_linucb import SWLinUCBState
-from agents.ogd import LinearParams
 from agents.types import Agent
 from agents.wrappers import with_delay, with_fresh_arms, with_restart
 from simulator.types import Context, empty_context

@@ -5,6 +5,7 @@ import sys
 
 import pytest
 
+import experiments
 from experiments import cli, presets
 from experiments.schema import ConfigError
 
@@ -117,7 +118,8 @@ def test_set_and_sweep_edit_the_experiment():
 def test_logged_presets_are_listed_with_their_sizes():
     lines = {name: cli.preset_line(presets.load(name)) for name in presets.names()}
     assert lines["ope-check"] == (
-        "ope, 64 logs x 400 rounds; logs of classification_bandit by epsilon_greedy; "
+        "ope, 1000 logs x 400 rounds per logger; logs of classification_bandit by uniform "
+        "(random), eps-frozen (epsilon_greedy), eps-learning (epsilon_greedy); "
         "estimators ips, snips, dm, dr; targets linucb-greedy"
     )
     assert lines["obd-ope"].startswith("ope, 1 seed x 10,000 rows per log; Open Bandit Dataset")
@@ -144,7 +146,22 @@ def test_set_log_fields_and_refuse_env_without_one():
         )
 
 
-def test_plot_refuses_a_logged_results_folder(tmp_path, capsys):
-    (tmp_path / "config.json").write_text('{"kind": "ope", "complete": true}')
-    assert cli.main(["plot", str(tmp_path)]) == 2
-    assert "a kind = 'ope' results folder has a table, not figures" in capsys.readouterr().err
+def test_plot_prints_a_logged_folders_table_and_compare_refuses_it(tmp_path, capsys):
+    """One pipeline: a replay / ope folder opens like any other (``experiments.load``);
+    ``plot`` prints its table (it has no curves) and ``compare`` says why it cannot."""
+    experiment = {
+        "name": "tiny-replay",
+        "kind": "replay",
+        "num_seeds": 2,
+        "num_steps": 200,
+        "env": {"name": "bernoulli", "num_arms": 3, "means": [0.2, 0.5, 0.8]},
+        "log": {"source": "simulate"},
+        "agents": [{"label": "uniform", "name": "random"}],
+    }
+    folder = tmp_path / "replay"
+    experiments.run(experiment, out=folder)
+    assert cli.main(["plot", str(folder)]) == 0
+    printed = capsys.readouterr().out
+    assert printed.startswith("tiny-replay: replay (Li et al. 2011)") and "uniform" in printed
+    assert cli.main(["compare", str(folder), str(folder)]) == 2
+    assert "a kind = 'replay' results folder has a table" in capsys.readouterr().err

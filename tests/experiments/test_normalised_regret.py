@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import matplotlib.text
 import numpy as np
 import pytest
 
-from experiments import figures
+from experiments import figures, stats
 from simulator.params import ConfigError
 from tests.experiments.test_stats import FakeAgentResults, FakeResults
 
@@ -46,7 +47,10 @@ def wheel_like_results(with_uniform=True):
 
 
 def test_normalised_regret_matches_the_formula():
-    table = figures.normalised_regret(wheel_like_results())
+    # the table is statistics (experiments.stats); figures only re-exports the same function
+    assert figures.normalised_regret is stats.normalised_regret
+    assert figures.NormalisedRegret is stats.NormalisedRegret
+    table = stats.normalised_regret(wheel_like_results())
     assert table.reference == "uniform"
     assert table.columns == ["env.delta=0.5", "env.delta=0.9"]
     assert table.rows == [
@@ -82,7 +86,7 @@ def test_normalised_regret_matches_the_formula():
 
 def test_plot_normalised_regret_returns_a_table_figure(tmp_path):
     results = wheel_like_results()
-    fig, ax = figures.plot_normalised_regret(figures.normalised_regret(results))
+    fig, ax = figures.plot_normalised_regret(stats.normalised_regret(results))
     assert fig is ax.figure
     texts = {t.get_text(): t for t in ax.texts}
     assert "100.0 ± 49.7" in texts and "–" in texts  # the reference; the missing cell
@@ -94,6 +98,10 @@ def test_plot_normalised_regret_returns_a_table_figure(tmp_path):
     assert [p.name for p in paths] == ["normalised_regret.png"]
     assert paths[0].read_bytes()[:4] == b"\x89PNG"
     assert figures.draw(wheel_like_results(False), tmp_path / "none", formats=("png",)) == []
-    assert figures.normalised_regret(wheel_like_results(False)) is None
+    assert stats.normalised_regret(wheel_like_results(False)) is None
     with pytest.raises(ConfigError, match="reference = 'nope'"):
-        figures.normalised_regret(results, reference="nope")
+        stats.normalised_regret(results, reference="nope")
+    # no text under 7 pt
+    fig.canvas.draw()
+    sizes = [t.get_fontsize() for t in fig.findobj(matplotlib.text.Text) if t.get_text()]
+    assert min(sizes) >= 7

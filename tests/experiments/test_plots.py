@@ -1,8 +1,12 @@
 """Plots return (fig, ax) with the right numbers drawn; figures are written atomically;
-diverged points are marked, never drawn as numbers; the Lai–Robbins coefficient."""
+diverged points are marked, never drawn as numbers; the Lai–Robbins coefficient.
+
+What the layout looks like (legends, ramps, scales, fonts) is measured in
+test_figure_layout.py."""
 
 from __future__ import annotations
 
+import math
 import os
 
 import matplotlib
@@ -23,6 +27,11 @@ def _lines(ax, label):
 
 def _diverged_markers(ax, label):
     return [line for line in ax.get_lines() if line.get_gid() == f"diverged:{label}"]
+
+
+def _legend_texts(fig):
+    (legend,) = fig.legends
+    return [t.get_text() for t in legend.get_texts()]
 
 
 # ---------------------------------------------------------------------------------------
@@ -53,10 +62,14 @@ def test_plot_regret_draws_mean_band_bound_and_legend_outside():
     assert len([c for c in ax.collections if isinstance(c, PolyCollection)]) == 2
     (bound_line,) = _lines(ax, "Lai–Robbins bound")
     assert bound_line.get_linestyle() == "--"
+    assert _legend_texts(fig) == ["a", "b [1/5 diverged]", "Lai–Robbins bound"] or (
+        _legend_texts(fig) == ["a", "b", "Lai–Robbins bound"]
+    )
     # the legend sits above the data, not on it
     fig.canvas.draw()
-    legend_box = ax.get_legend().get_window_extent()
-    assert legend_box.y0 >= ax.get_window_extent().y1 - 1
+    renderer = fig.canvas.get_renderer()
+    legend_box = fig.legends[0].get_window_extent(renderer)
+    assert legend_box.y0 >= ax.get_tightbbox(renderer).y1 - 1
     assert fig.get_size_inches()[0] == pytest.approx(plots.COLUMN_WIDTH)
 
 
@@ -123,7 +136,7 @@ def test_plot_sensitivity_marks_diverged_points_and_never_draws_them():
     # the agent without the swept field is a horizontal reference line
     (ref,) = _lines(ax, "ref")
     assert np.allclose(ref.get_ydata(), 1.0)
-    assert "diverged" in [t.get_text() for t in ax.get_legend().get_texts()]
+    assert "diverged" in _legend_texts(fig)
 
 
 def test_plot_sensitivity_categorical_and_symlog():
@@ -158,22 +171,28 @@ def test_plot_drift():
     fig, ax = plots.plot_drift(steps, truth, truth + 0.1)
     assert len(ax.get_lines()) == 4
     np.testing.assert_allclose(_lines(ax, "θ2")[0].get_ydata(), truth[:, 1])
-    labels = [t.get_text() for t in ax.get_legend().get_texts()]
-    assert labels == ["θ1", "θ2", "true", "estimate"]
+    assert _legend_texts(fig) == ["θ1", "θ2", "true", "estimate"]
 
 
 def test_lai_robbins_bound_against_closed_form():
+    # the maths lives in experiments.stats, not in the drawing code (issue #14)
+    assert not hasattr(plots, "lai_robbins_bound") and not hasattr(plots, "bernoulli_kl")
     # Chapelle & Li (2011): best arm 0.5, nine at 0.4
     kl = 0.4 * np.log(0.4 / 0.5) + 0.6 * np.log(0.6 / 0.5)
-    assert plots.lai_robbins_bound([0.5] + [0.4] * 9) == pytest.approx(9 * 0.1 / kl, rel=1e-12)
-    assert plots.lai_robbins_bound([0.5] + [0.4] * 9) == pytest.approx(44.69, abs=0.01)
+    assert stats.lai_robbins_bound([0.5] + [0.4] * 9) == pytest.approx(9 * 0.1 / kl, rel=1e-12)
+    assert stats.lai_robbins_bound([0.5] + [0.4] * 9) == pytest.approx(44.69, abs=0.01)
     means = [0.9, 0.8, 0.5, 0.9, 0.0]
     expected = sum((0.9 - m) / (m * np.log(m / 0.9) + (1 - m) * np.log((1 - m) / 0.1))
                    for m in (0.8, 0.5)) + 0.9 / -np.log(0.1)  # fmt: skip
-    assert plots.lai_robbins_bound(means) == pytest.approx(expected, rel=1e-12)
-    assert plots.lai_robbins_bound([1.0, 0.3]) == 0.0  # kl(0.3, 1) is infinite
+    assert stats.lai_robbins_bound(means) == pytest.approx(expected, rel=1e-12)
+    assert stats.lai_robbins_bound([1.0, 0.3]) == 0.0  # kl(0.3, 1) is infinite
     with pytest.raises(ConfigError):
-        plots.lai_robbins_bound([0.5, 1.5])
+        stats.lai_robbins_bound([0.5, 1.5])
+    steps = np.array([1, 10, 100])
+    np.testing.assert_allclose(
+        stats.lai_robbins_curve([0.5, 0.4], steps),
+        stats.lai_robbins_bound([0.5, 0.4]) * np.log(steps),
+    )
 
 
 # ---------------------------------------------------------------------------------------
@@ -230,7 +249,7 @@ def test_draw_writes_every_figure_atomically(tmp_path, monkeypatch):
     # the Lai-Robbins bound is drawn on the log-time figure only
     no_bound, bound = captured["regret"]
     assert no_bound is None
-    np.testing.assert_allclose(bound[1], plots.lai_robbins_curve([0.5, 0.4], np.arange(1, 61)))
+    np.testing.assert_allclose(bound[1], stats.lai_robbins_curve([0.5, 0.4], np.arange(1, 61)))
     # the sensitivity figure: lr = 1 is marked diverged, not drawn
     fig, ax = captured["s"]
     (line,) = _lines(ax, "ogd")
@@ -256,10 +275,13 @@ def test_draw_grid_heatmap_and_curve_labels(tmp_path):
     results = FakeResults({"eps": agent}, np.arange(1, 21), config={"figures": ["sensitivity"]})
     paths = figures.draw(results, tmp_path, formats=("png",))
     names = {p.stem for p in paths}
-    assert names == {"sensitivity_agent.epsilon", "sensitivity_env.noise", "heatmap_eps"}
-    curves, groups = figures.agent_curves(results, lambda res, r: r.regret)
-    assert groups["eps"][0] == "eps (epsilon=0, env.noise=0.5)"
-    assert len(curves) == 6
+    # one sensitivity figure whatever was swept: a panel per swept key
+    assert names == {"sensitivity", "heatmap_eps"}
+    fig = dict(figures.figure_objects(results, ["sensitivity"]))["sensitivity"]
+    assert [ax.get_xlabel() for ax in fig.driftsim_panels] == ["agent.epsilon", "env.noise"]
+    cs = figures.agent_curves(results, lambda res, r: r.regret)
+    assert cs.groups["eps"][0] == "eps (epsilon=0, env.noise=0.5)"
+    assert len(cs.curves) == 6 and cs.values == {} and cs.diverged == (0, 18)
     # a figure that does not apply is skipped: no sweep, no loss metric
     flat = FakeResults({"a": bandit_agent(rng, 1, 2, 10)}, np.arange(1, 11))
     assert figures.draw(flat, tmp_path / "flat", names=["sensitivity", "loss"]) == []
@@ -326,3 +348,82 @@ def test_real_results_objects(tmp_path):
     assert rows[0]["final_regret"] == pytest.approx(fake.cumulative_regret()[0, :, -1].mean())
     paths = figures.draw(results, tmp_path, formats=("png",))
     assert {p.name for p in paths} == {"regret.png", "sensitivity.png"}
+
+
+# ---------------------------------------------------------------------------------------
+# The privacy figure: adjacency, passes, what is not covered
+# ---------------------------------------------------------------------------------------
+
+
+def _numpy_epsilon(delta: float, sigmas: np.ndarray, num_passes: int) -> np.ndarray:
+    """epsilon of mu-Gaussian DP, mu = sqrt(k) / sigma (Dong, Roth & Su 2022, Cor. 2.13):
+    delta(eps) = Phi(mu/2 - eps/mu) - e^eps Phi(-mu/2 - eps/mu), inverted by bisection."""
+    phi = np.vectorize(lambda x: 0.5 * math.erfc(-x / math.sqrt(2.0)))
+    mu = math.sqrt(num_passes) / np.asarray(sigmas, float)
+    low, high = np.zeros_like(mu), np.full_like(mu, 200.0)  # every epsilon here < 100
+    for _ in range(200):
+        mid = 0.5 * (low + high)
+        tail = phi(-mu / 2 - mid / mu)
+        value = phi(mu / 2 - mid / mu) - np.exp(mid) * tail
+        low, high = np.where(value > delta, mid, low), np.where(value > delta, high, mid)
+    return high
+
+
+def _privacy_results(tmp_path, env: dict, capabilities: dict, sigmas):
+    rng = np.random.default_rng(8)
+    points = [{"agent.noise_multiplier": s} for s in sigmas]
+    dp = bandit_agent(rng, len(sigmas), 3, 30, points=points,
+                      extra={"loss": rng.random((len(sigmas), 3, 30))})  # fmt: skip
+    config = {"env": env, "num_steps": 3000, "figures": ["privacy"], "capabilities": capabilities}
+    return FakeResults({"dp-sgd": dp}, np.arange(1, 31), config=config, path=tmp_path / "dp")
+
+
+def _privacy_figure_drawn(results, tmp_path, monkeypatch):
+    captured = {}
+    original = plots.plot_sensitivity
+
+    def spy(*args, **kwargs):
+        captured["values"] = args[0]
+        captured["out"] = original(*args, **kwargs)
+        return captured["out"]
+
+    monkeypatch.setattr(plots, "plot_sensitivity", spy)
+    figures.draw(results, tmp_path / "figs", names=["privacy"], formats=("png",))
+    fig, ax = captured["out"]
+    (caption,) = [t.get_text().replace("\n", " ") for t in fig.texts if t.get_gid() == "caption"]
+    return captured["values"]["dp-sgd"], ax.get_xlabel() + " " + caption
+
+
+def test_privacy_figure_composes_the_passes_of_a_revisiting_stream(tmp_path, monkeypatch):
+    """seed_example cycles through 5 points: over T = 3000 rounds each example enters
+    600 noisy updates, so epsilon is that of sigma / sqrt(600) (numpy), not one pass."""
+    from agents import privacy
+
+    sigmas = [4.0, 16.0, 64.0]
+    results = _privacy_results(
+        tmp_path,
+        {"name": "seed_example"},
+        {"env": simulator.make("seed_example").spec.as_dict()},  # example_cycle = 5
+        sigmas,
+    )
+    epsilons, text = _privacy_figure_drawn(results, tmp_path, monkeypatch)
+    expected = _numpy_epsilon(1e-5, np.asarray(sigmas), num_passes=3000 // 5)
+    assert np.all(expected < 100)
+    np.testing.assert_allclose(epsilons, expected, rtol=1e-6)
+    one_pass = [privacy.epsilon_for_delta(1e-5, s) for s in sigmas]
+    assert all(e > 10 * o for e, o in zip(epsilons, one_pass))
+    assert "add/remove-one adjacency" in text
+    assert "k = 600" in text and "cycles through 5 examples" in text
+    assert "not covered" in text and "before the noisy update" in text
+
+
+def test_privacy_figure_states_one_pass_for_a_fresh_stream(tmp_path, monkeypatch):
+    from agents import privacy
+
+    sigmas = [0.5, 2.0]
+    spec = simulator.make("regression_stream").spec.as_dict()  # example_cycle = 0
+    results = _privacy_results(tmp_path, {"name": "regression_stream"}, {"env": spec}, sigmas)
+    epsilons, text = _privacy_figure_drawn(results, tmp_path, monkeypatch)
+    np.testing.assert_allclose(epsilons, [privacy.epsilon_for_delta(1e-5, s) for s in sigmas])
+    np.testing.assert_allclose(epsilons, _numpy_epsilon(1e-5, np.asarray(sigmas), 1), rtol=1e-6)
+    assert "k = 1" in text and "add/remove-one adjacency" in text and "not covered" in text

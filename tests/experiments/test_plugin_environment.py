@@ -87,7 +87,7 @@ def test_runner_statistics_and_figures_read_the_declared_spec(tmp_path):
 
 
 def test_off_policy_estimators_on_the_plugin_environment():
-    report = experiments.run(
+    results = experiments.run(
         {
             "kind": "ope",
             "num_seeds": 4,
@@ -104,7 +104,7 @@ def test_off_policy_estimators_on_the_plugin_environment():
         }
     )
     truth = 0.7 * (1 + 2 + 3) / 9  # the uniform target's value on the declared means
-    assert {row["estimator"] for row in report.rows} == {"ips", "snips"}
-    for row in report.rows:
+    assert {row["estimator"] for row in results.summary} == {"ips", "snips"}
+    for row in results.summary:
         assert abs(row["truth"] - truth) < 1e-5
         assert abs(row["estimate"] - truth) < 0.1 and row["low"] < row["high"]

@@ -3,9 +3,9 @@
 import pytest
 
 from experiments import offpolicy, presets
+from experiments.offpolicy.experiment import prepare
 from experiments.plan import plan
 from experiments.schema import ESTIMATORS, ConfigError, from_dict, load_toml, to_toml
-from simulator import datasets
 
 
 def small(**overrides):
@@ -35,11 +35,11 @@ def test_every_preset_resolves(name):
     experiment = presets.load(name)
     if experiment.kind == "simulate":
         plan(experiment)
-    elif experiment.log.source == "obd" and not datasets.obd_available():
+    elif experiment.log.source == "obd" and not offpolicy.obd_available():
         with pytest.raises(ConfigError, match="pip install --no-deps obp"):
-            offpolicy.prepare(experiment)  # the install message, before any compilation
+            prepare(experiment)  # the install message, before any compilation
     else:
-        offpolicy.prepare(experiment)
+        prepare(experiment)
 
 
 def test_grid_points_are_per_agent():
@@ -197,7 +197,7 @@ def test_bad_logged_experiments_name_the_field(kind, log, overrides, message):
 )  # fmt: skip
 def test_logging_agent_is_checked_before_compilation(log, message):
     with pytest.raises(ConfigError) as info:
-        offpolicy.prepare(logged(table=log))
+        prepare(logged(table=log))
     assert message in str(info.value)
 
 
@@ -207,7 +207,7 @@ def test_missing_obp_gives_the_install_message(monkeypatch):
     def missing(name):
         raise importlib.metadata.PackageNotFoundError(name)
 
-    monkeypatch.setattr(datasets.importlib.metadata, "distribution", missing)
+    monkeypatch.setattr(importlib.metadata, "distribution", missing)
     experiment = logged(table={"source": "obd"}, env=None, agents=None, num_seeds=1, num_steps=77)
     with pytest.raises(ConfigError, match=r"obp package, which is not installed.*pip install"):
-        offpolicy.prepare(experiment)
+        prepare(experiment)

@@ -26,7 +26,9 @@ def test_regression_labels_rewards_and_metrics():
     params = env.default_params().replace(noise=0.0)
     step, log = jax.jit(env.step), jax.jit(env.log)
     state, timestep = env.reset(jax.random.key(0), params)
-    assert env.spec == simulator.EnvSpec(num_arms=1, context_dim=5, arm_dim=0)
+    spec = env.spec  # a real prediction, full information, the truth's link declared
+    assert (spec.num_arms, spec.context_dim, spec.arm_dim) == (1, 5, 0)
+    assert (spec.action, spec.feedback, spec.param_link) == ("prediction", "label", "identity")
     assert timestep.oracle.true_param.shape == (6,) and np.isnan(float(timestep.label))
     for t in range(4):
         f = truth_of(timestep)
