@@ -6,3 +6,4 @@ import os
 import tempfile
 
 os.environ["XDG_CACHE_HOME"] = tempfile.mkdtemp(prefix="driftsim-test-cache-")
+
