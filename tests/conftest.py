@@ -6,4 +6,3 @@ import os
 import tempfile
 
 os.environ["XDG_CACHE_HOME"] = tempfile.mkdtemp(prefix="driftsim-test-cache-")
-
