@@ -4,7 +4,7 @@
 your own; ``agents.wrap(agent, wrapper_name, **static)`` applies a registered wrapper.
 """
 
-from agents import classic, contextual, fit, neural, nonstationary, ogd, wrappers
+from agents import classic, contextual, fit, neural, nonstationary, ogd, ranking, wrappers
 from agents.fit import check_fits, misfits
 from agents.types import Agent, Needs, Transition
 from simulator.registry import Registry
@@ -16,9 +16,10 @@ register_wrapper = WRAPPERS.register
 make = REGISTRY.make
 names = REGISTRY.names
 
-for _package in (classic, contextual, nonstationary, neural, ogd):
+for _package in (classic, contextual, nonstationary, neural, ogd, ranking):
     _package.register_all(REGISTRY)
 wrappers.register_all(WRAPPERS)
+WRAPPERS.register("top_k", ranking.with_top_k)
 
 
 def wrap(agent: Agent, name: str, **static) -> Agent:

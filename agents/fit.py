@@ -45,6 +45,10 @@ def misfits(spec: EnvSpec, needs: Needs | Agent) -> list[str]:
             f"acts with {_ACTION_WORDS.get(needs.action, needs.action)}; the environment "
             f"expects {_ACTION_WORDS.get(spec.action, spec.action)}"
         )
+    elif needs.action == capabilities.SLATE and needs.slate_size != spec.slate_size:
+        out.append(
+            f"ranks slates of {needs.slate_size} positions; the environment shows {spec.slate_size}"
+        )
     if needs.num_arms and needs.num_arms != spec.num_arms:
         out.append(f"was built for {needs.num_arms} arms; the environment has {spec.num_arms}")
     if needs.feedback == capabilities.LABEL and spec.feedback != capabilities.LABEL:

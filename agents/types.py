@@ -20,7 +20,7 @@ from typing import Any, NamedTuple
 import jax
 
 from simulator import capabilities
-from simulator.types import Context, Oracle
+from simulator.types import Context, Oracle, PositionFeedback
 
 Array = jax.Array
 
@@ -39,6 +39,8 @@ class Needs:
         ``"prediction"`` (float32); it must be the action the environment expects.
       num_arms: the number of arms the agent was built for (0: any); must equal the
         environment's.
+      slate_size: the number of positions of the slates it ranks (``action == "slate"``;
+        must equal the environment's ``slate_size``); 1 for every other agent.
       feedback: ``"bandit"`` (learns from the reward of its action) or ``"label"`` (needs
         the revealed label of a full-information stream).
       reward_range: ``(low, high)`` that every reward must lie in (Beta counts and
@@ -54,6 +56,7 @@ class Needs:
 
     action: str = capabilities.ARM
     num_arms: int = 0
+    slate_size: int = 1
     feedback: str = capabilities.BANDIT
     reward_range: tuple[float, float] | None = None
     context_dim: int = 0
@@ -74,11 +77,14 @@ class Transition(NamedTuple):
 
     Attributes:
       context: the context the action was chosen on.
-      action: the action taken (int32 for discrete agents).
-      reward: ``()`` float32 reward received.
+      action: the action taken (int32 for discrete agents; ``(slate_size,)`` int32 for a
+        slate, position 1 first).
+      reward: ``()`` float32 reward received (a slate's: its number of clicks).
       label: ``()`` float32 label revealed by full-information streams (NaN if none).
       oracle: the truth behind ``context``. Only oracle baselines (e.g. the ``restart``
         wrapper, which restarts at change points) may read it; learning agents never do.
+      positions: a slate's per-position clicks and ``observed`` mask
+        (:class:`~simulator.types.PositionFeedback`); None for single-arm environments.
     """
 
     context: Context
@@ -86,6 +92,7 @@ class Transition(NamedTuple):
     reward: Array
     label: Array
     oracle: Oracle
+    positions: PositionFeedback | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -106,6 +113,9 @@ class Agent:
       action_probabilities: optional ``(state, context, hparams) -> (num_arms,)``, the
         exact distribution of ``act`` (the off-policy code uses it for propensities and
         target policies; without it they estimate it by Monte Carlo).
+      scores: optional ``(key, state, context, hparams) -> (num_arms,)`` float32, the
+        values whose maximum ``act`` picks (UCB indices, a posterior sample, predicted
+        rewards; the key is ``act``'s): the ``top_k`` wrapper ranks by them.
       needs: what the agent needs from an environment (:class:`Needs`).
       estimate_link: the model of ``estimate``: ``"identity"`` (a linear reward model)
         or ``"logit"`` (a logistic one); compared with the environment's
@@ -122,3 +132,4 @@ class Agent:
     action_probabilities: Callable[[Any, Context, Any], Array] | None = None
     needs: Needs = Needs()
     estimate_link: str = "identity"
+    scores: Callable[[Array, Any, Context, Any], Array] | None = None

@@ -33,7 +33,7 @@ from agents.types import Agent, Transition
 from simulator import capabilities
 from simulator.params import ConfigError
 from simulator.registry import Registry
-from simulator.types import Context, Oracle, require
+from simulator.types import Context, Oracle, PositionFeedback, require
 
 _RESTART_SALT = 0x5E57A27  # fold-in data of the re-initialisation key
 _BUFFER_SALT = 0xB0FFE2  # fold-in data of the placeholder keys of empty buffers
@@ -160,15 +160,23 @@ class DelayState(flax.struct.PyTreeNode):
 
 def _template(agent: Agent, num_arms: int, context_dim: int, arm_dim: int) -> Transition:
     """Shapes and dtypes of the transitions the wrapper buffers, from the inner agent's
-    ``needs`` (nothing is traced): the action of its kind (an int32 arm or a float32
-    prediction), and the ids only for an agent that embeds them (``two_tower``)."""
+    ``needs`` (nothing is traced): the action of its kind (an int32 arm, a float32
+    prediction, or a ``(k,)`` int32 slate with its per-position clicks and observed mask),
+    and the ids only for an agent that embeds them (``two_tower``)."""
     f32, i32 = jnp.float32, jnp.int32
     needs = agent.needs
     require(
-        needs.action in _ACTIONS,
+        needs.action in (*_ACTIONS, capabilities.SLATE),
         f"wrapper 'delay': the agent {agent.name!r} acts with {needs.action!r}; the wrapper "
-        f"buffers one of: {', '.join(_ACTIONS)}",
+        f"buffers one of: {', '.join((*_ACTIONS, capabilities.SLATE))}",
     )
+    action, positions = _ACTIONS.get(needs.action), None
+    if needs.action == capabilities.SLATE:
+        k = needs.slate_size
+        action = jax.ShapeDtypeStruct((k,), i32)
+        positions = PositionFeedback(
+            clicks=jax.ShapeDtypeStruct((k,), f32), observed=jax.ShapeDtypeStruct((k,), jnp.bool_)
+        )
     context = Context(
         features=jax.ShapeDtypeStruct((context_dim,), f32),
         arm_features=jax.ShapeDtypeStruct((num_arms, arm_dim), f32),
@@ -182,7 +190,12 @@ def _template(agent: Agent, num_arms: int, context_dim: int, arm_dim: int) -> Tr
         true_param=jax.ShapeDtypeStruct((0,), f32),
     )
     return Transition(
-        context=context, action=_ACTIONS[needs.action], reward=scalar, label=scalar, oracle=oracle
+        context=context,
+        action=action,
+        reward=scalar,
+        label=scalar,
+        oracle=oracle,
+        positions=positions,
     )
 
 
@@ -276,7 +289,8 @@ def with_delay(
     round without a flush costs one buffer write, not ``B`` updates.
 
     The buffers need the transition's shapes: the action's from the kind the inner agent
-    declares (``needs.action``: an int32 arm or a float32 prediction), and ``num_arms``,
+    declares (``needs.action``: an int32 arm, a float32 prediction, or a slate of
+    ``needs.slate_size`` arms with its per-position feedback), and ``num_arms``,
     ``context_dim`` and ``arm_dim`` default to the ones it declares in its ``needs``; the
     experiment layer passes the environment's.  A feature block whose dimension is neither
     given nor declared by the agent (e.g. ``arm_features`` for a K-armed ``ucb``, which

@@ -24,7 +24,7 @@ from experiments.schema import AgentConfig, Experiment
 from simulator.params import ConfigError, check, fields, replace_path
 from simulator.types import Environment
 
-SPEC_FIELDS = ("num_arms", "context_dim", "arm_dim")
+SPEC_FIELDS = ("num_arms", "slate_size", "context_dim", "arm_dim")
 #: EnvSpec bounds filled into agents whose confidence radius uses them, unless set: a bound,
 #: not a shape, so a value the experiment sets wins (``inf``, none declared, is the agent's
 #: to handle: the linear UCB agents fall back to L = 1 with a warning).

@@ -29,12 +29,21 @@ Metrics added to the environment's log (its NamedTuple extended by :func:`extend
   ``param_error = ||estimate - true_param||`` of the estimate the agent acts with, against
   the parameter behind the reward.
 
-Actions are checked.  Where the environment expects one arm index, the action's shape and
-dtype are checked when the step is traced (a ConfigError naming the agent), and every run
-counts the actions outside ``[0, num_arms)`` in its carry (:class:`ActionCheck`: a count
-and the first bad value, no per-step metric; a compare and two selects per step), so that
+Actions are checked.  Where the environment expects one arm index (or a slate of them),
+the action's shape and dtype are checked when the step is traced (a ConfigError naming the
+agent), and every run counts the invalid actions in its carry (:class:`ActionCheck`: a
+count and the first bad value, no per-step metric; a compare and two selects per step):
+an index outside ``[0, num_arms)``, or a slate with such an index or an arm shown twice.
 ``experiments.run`` reports such runs instead of letting the environment's clamped
-indexing hide them.  :func:`make_run` checks that the agent fits the environment
+indexing hide them.
+
+Slates.  Where the environment's action is a ranked slate (``EnvSpec.action == "slate"``)
+the agent returns ``(slate_size,)`` int32 arms, position 1 first; the transition carries
+the per-position clicks and ``observed`` mask (``Transition.positions``) and the reward is
+the number of clicks.  The environment's own ``log`` scores the slate (regret against the
+best slate under its click model).  ``hindsight_regret`` is not tracked for slates: the
+value of a slate is not a sum over its arms, so the best fixed slate in hindsight is a
+combinatorial problem, not ``max_a S_a``.  :func:`make_run` checks that the agent fits the environment
 (:func:`agents.fit.check_fits`) before tracing.
 
 Randomness.  A run key splits into an environment key and an agent key.  The key of step
@@ -136,10 +145,10 @@ def init_carry(
     env_state, timestep = env.reset(jax.random.fold_in(keys.env, RESET_INDEX), env_params)
     agent_state = agent.init(jax.random.fold_in(keys.agent, RESET_INDEX), hparams)
     arm_totals = None
-    if hindsight and spec.fixed_arms:
+    if hindsight and spec.fixed_arms and spec.action == capabilities.ARM:
         arm_totals = empty_totals(timestep.oracle.expected_reward.shape[0])
     action_check = None
-    if spec.action == capabilities.ARM:
+    if spec.action in (capabilities.ARM, capabilities.SLATE):
         zero = jnp.zeros((), jnp.int32)
         action_check = ActionCheck(count=zero, first=zero)
     return Carry(env_state, agent_state, timestep, arm_totals, action_check)
@@ -183,22 +192,39 @@ def tracks_param(env: Environment, agent: Agent) -> bool:
 
 def check_action_type(env: Environment, agent: Agent, action) -> None:
     """ConfigError (at trace time, before any compilation) when an environment that
-    expects one arm index gets anything but an integer scalar."""
-    if env.spec.action != capabilities.ARM:
+    expects one arm index gets anything but an integer scalar, or one that expects a slate
+    anything but ``(slate_size,)`` integers."""
+    spec = env.spec
+    if spec.action == capabilities.ARM:
+        shape, wanted = (), "one int32 arm index"
+    elif spec.action == capabilities.SLATE:
+        shape, wanted = (spec.slate_size,), f"a slate of {spec.slate_size} distinct int32 arms"
+    else:
         return
-    if jnp.shape(action) != () or not jnp.issubdtype(jnp.result_type(action), jnp.integer):
+    if jnp.shape(action) != shape or not jnp.issubdtype(jnp.result_type(action), jnp.integer):
         raise ConfigError(
             f"agent {agent.name!r} returned an action of shape {tuple(jnp.shape(action))} and "
-            f"dtype {jnp.result_type(action)}; {type(env).__name__} expects one int32 arm "
-            f"index in [0, {env.spec.num_arms})"
+            f"dtype {jnp.result_type(action)}; {type(env).__name__} expects {wanted} "
+            f"in [0, {spec.num_arms})"
         )
 
 
 def count_invalid(check: ActionCheck, action, num_arms: int) -> ActionCheck:
-    """Add ``action`` to the run's :class:`ActionCheck` when it is outside ``[0, num_arms)``."""
+    """Add ``action`` to the run's :class:`ActionCheck` when it is invalid: an arm outside
+    ``[0, num_arms)``, or (a slate ``(k,)``) any such arm or an arm shown twice; ``first``
+    keeps the first bad arm (the repeated one for a duplicate)."""
     action = jnp.asarray(action, jnp.int32)
-    bad = (action < 0) | (action >= num_arms)
-    first = jnp.where(bad & (check.count == 0), action, check.first)
+    if action.ndim == 0:
+        bad = (action < 0) | (action >= num_arms)
+        value = action
+    else:
+        out_of_range = (action < 0) | (action >= num_arms)
+        earlier = jnp.tril(action[:, None] == action[None, :], k=-1)
+        repeated = jnp.any(earlier, axis=1)
+        wrong = out_of_range | repeated
+        bad = jnp.any(wrong)
+        value = action[jnp.argmax(wrong)]
+    first = jnp.where(bad & (check.count == 0), value, check.first)
     return ActionCheck(count=check.count + bad.astype(jnp.int32), first=first)
 
 
@@ -252,6 +278,7 @@ def step_once(
         reward=next_timestep.reward,
         label=next_timestep.label,
         oracle=timestep.oracle,
+        positions=next_timestep.positions,
     )
     agent_state = agent.update(key_update, carry.agent_state, transition, hparams)
     if record is not None:

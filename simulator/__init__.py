@@ -4,7 +4,15 @@
 ``simulator.register(name)`` adds your own (see :mod:`simulator.registry`).
 """
 
-from simulator import bandits, capabilities, classification, drifting, streams
+from simulator import (
+    bandits,
+    capabilities,
+    classification,
+    click_models,
+    drifting,
+    ranking,
+    streams,
+)
 from simulator.params import ConfigError, check, knob
 from simulator.registry import Registry
 from simulator.types import (
@@ -12,6 +20,7 @@ from simulator.types import (
     Environment,
     EnvSpec,
     Oracle,
+    PositionFeedback,
     StepLog,
     TimeStep,
     bandit_log,
@@ -25,7 +34,7 @@ register = REGISTRY.register
 make = REGISTRY.make
 names = REGISTRY.names
 
-for _module in (bandits, classification, drifting, streams):
+for _module in (bandits, classification, drifting, ranking, streams):
     _module.register_all(REGISTRY)
 
 __all__ = [
@@ -35,10 +44,12 @@ __all__ = [
     "EnvSpec",
     "Environment",
     "Oracle",
+    "PositionFeedback",
     "StepLog",
     "TimeStep",
     "bandit_log",
     "capabilities",
+    "click_models",
     "check",
     "empty_context",
     "knob",

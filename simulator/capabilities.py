@@ -6,8 +6,9 @@ are declared by the built instance (a static option such as ``lints``' ``mode`` 
 them), never guessed from a registry name.  This module holds the shared vocabulary:
 
 * the **action** an environment expects: ``"arm"`` (one int32 index in ``[0, num_arms)``),
-  ``"slate"`` (``slate_size`` distinct arms, position 1 first; reserved for ranked
-  slates) or ``"prediction"`` (a float32 real number: the regression or log-odds
+  ``"slate"`` (``slate_size`` distinct arms, int32 ``(slate_size,)``, position 1 first;
+  the feedback adds per-position clicks and an ``observed`` mask,
+  :class:`~simulator.types.PositionFeedback`) or ``"prediction"`` (a float32 real number: the regression or log-odds
   prediction of a full-information stream);
 * the **feedback** it gives: ``"bandit"`` (the reward of the action taken) or ``"label"``
   (full information: the label of the previous context is revealed as well);

@@ -72,21 +72,40 @@ class Oracle(NamedTuple):
     true_param: Array
 
 
+class PositionFeedback(NamedTuple):
+    """Per-position feedback of a ranked slate (position 1 first).
+
+    Attributes:
+      clicks: ``(slate_size,)`` float32, 1.0 where the item at that position was clicked.
+      observed: ``(slate_size,)`` bool, true where the agent knows the user examined the
+        position (the cascade: up to and including the click, every position without a
+        click), so partial-feedback learners update only those.
+    """
+
+    clicks: Array
+    observed: Array
+
+
 class TimeStep(NamedTuple):
     """What one environment step returns (never a bare tuple).
 
     Attributes:
       context: the context the agent acts on next.
-      reward: ``()`` float32 reward of the action just taken (0 after ``reset``).
+      reward: ``()`` float32 reward of the action just taken (0 after ``reset``); for a
+        slate, the number of clicks.
       label: ``()`` float32 label of the previous context, revealed by full-information
         streams (the regression target); NaN where the environment reveals none.
       oracle: the truth behind ``context``.
+      positions: the :class:`PositionFeedback` of the slate just shown, where the
+        environment's action is a slate (zeros after ``reset``); None otherwise (an empty
+        pytree node: single-arm environments keep the four leaves they always had).
     """
 
     context: Context
     reward: Array
     label: Array
     oracle: Oracle
+    positions: PositionFeedback | None = None
 
 
 class StepLog(NamedTuple):
@@ -202,17 +221,38 @@ def make_oracle(
     )
 
 
-def make_timestep(context: Context, reward: Any, oracle: Oracle, label: Any = jnp.nan) -> TimeStep:
+def make_timestep(
+    context: Context,
+    reward: Any,
+    oracle: Oracle,
+    label: Any = jnp.nan,
+    positions: PositionFeedback | None = None,
+) -> TimeStep:
     """A :class:`TimeStep` with fixed dtypes, so a scan carry never changes type (the
-    context's ids, where given, become int32)."""
+    context's ids, where given, become int32; a slate's clicks float32, ``observed``
+    bool)."""
     user_id, item_ids = getattr(context, "user_id", None), getattr(context, "item_ids", None)
     if user_id is not None or item_ids is not None:
         context = with_ids(context, user_id, item_ids)
+    if positions is not None:
+        positions = PositionFeedback(
+            clicks=jnp.asarray(positions.clicks, jnp.float32),
+            observed=jnp.asarray(positions.observed, jnp.bool_),
+        )
     return TimeStep(
         context=context,
         reward=jnp.asarray(reward, jnp.float32),
         label=jnp.asarray(label, jnp.float32),
         oracle=oracle,
+        positions=positions,
+    )
+
+
+def no_positions(slate_size: int) -> PositionFeedback:
+    """The feedback of no slate yet (after ``reset``): no clicks, nothing observed."""
+    return PositionFeedback(
+        clicks=jnp.zeros((slate_size,), jnp.float32),
+        observed=jnp.zeros((slate_size,), jnp.bool_),
     )
 
 

@@ -58,6 +58,8 @@ def check_environment(env) -> None:
 
     step = jax.jit(env.step)
     action = jnp.zeros((), jnp.int32)
+    if spec.action == simulator.capabilities.SLATE:  # positions 1..k show arms 0..k-1
+        action = jnp.arange(spec.slate_size, dtype=jnp.int32)
     state_1, timestep_1 = step(jax.random.key(1), state, action, params)
     assert tree_signature((state_1, timestep_1)) == tree_signature((state, timestep))
     again = step(jax.random.key(1), state, action, params)

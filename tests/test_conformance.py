@@ -22,12 +22,14 @@ WRAPPED = [
     ("restart", "ucb", "piecewise_bernoulli", {}),
     ("fresh_arms", "ucb", "dynamic_items", {}),
     ("delay", "thompson", "bernoulli", {"every": 3, "delay": 2}),
+    ("top_k", "linucb", ("cascade", {"arm_dim": 4}), {}),
 ]
 
 
 @pytest.mark.parametrize(("wrapper", "agent_name", "env_name", "options"), WRAPPED)
 def test_wrapper_conforms(wrapper, agent_name, env_name, options):
-    env = simulator.make(env_name)
+    env_name, env_static = (env_name, {}) if isinstance(env_name, str) else env_name
+    env = simulator.make(env_name, **env_static)
     check_agent_on(env, wrapped_for_env(wrapper, agent_name, env, **options))
 
 

@@ -47,7 +47,18 @@ def kl_ucb_indices(state: ValueState, hparams, num_bisections: int = NUM_BISECTI
     safe = jnp.where(played, counts, 1.0)
     log_t = jnp.log(jnp.maximum(jnp.sum(counts), 1.0))
     level = (log_t + hparams.c * jnp.log(jnp.maximum(log_t, 1.0))) / safe
-    mean = jnp.clip(state.values, 0.0, 1.0)
+    low = bernoulli_kl_upper(state.values, level, num_bisections)
+    return jnp.where(played, low, jnp.inf)
+
+
+def bernoulli_kl_upper(
+    mean: jax.Array, level: jax.Array, num_bisections: int = NUM_BISECTIONS
+) -> jax.Array:
+    """``max{q in [p, 1] : kl(p, q) <= level}`` for ``p = clip(mean, 0, 1)``, elementwise,
+    by ``num_bisections`` vectorised bisection steps; the lower end of the last interval,
+    which always satisfies the constraint, is returned (within ``2^-num_bisections`` below
+    the exact maximum)."""
+    mean = jnp.clip(mean, 0.0, 1.0)
 
     def bisect(_, bounds):
         low, high = bounds
@@ -56,7 +67,7 @@ def kl_ucb_indices(state: ValueState, hparams, num_bisections: int = NUM_BISECTI
         return jnp.where(inside, middle, low), jnp.where(inside, high, middle)
 
     low, _ = jax.lax.fori_loop(0, num_bisections, bisect, (mean, jnp.ones_like(mean)), unroll=True)
-    return jnp.where(played, low, jnp.inf)
+    return low
 
 
 def kl_ucb(num_arms: int = 10, num_bisections: int = NUM_BISECTIONS) -> Agent:

@@ -111,13 +111,17 @@ def lints(
             counts=jnp.zeros((num_models,), jnp.float32),
         )
 
-    def act(key, state, context, hparams):
+    def scores(key, state, context, hparams):
+        """The sampled model's predicted rewards (the sample of ``act`` with its key)."""
         check_context("lints", context, mode, num_arms, context_dim, arm_dim)
-        key_sample, key_tie = jax.random.split(key)
+        key_sample, _ = jax.random.split(key)
         inputs = arm_inputs(context, mode, num_arms, context_dim, intercept)
         theta = lints_sample(key_sample, state, hparams.v)
-        values = inputs @ theta[0] if mode == "shared" else jnp.sum(inputs * theta, axis=-1)
-        return random_argmax(key_tie, values)
+        return inputs @ theta[0] if mode == "shared" else jnp.sum(inputs * theta, axis=-1)
+
+    def act(key, state, context, hparams):
+        _, key_tie = jax.random.split(key)
+        return random_argmax(key_tie, scores(key, state, context, hparams))
 
     def update(key, state, transition, hparams):
         check_context("lints", transition.context, mode, num_arms, context_dim, arm_dim)
@@ -155,4 +159,5 @@ def lints(
         static,
         estimate=estimate,
         needs=linear_needs(mode, num_arms, context_dim, arm_dim),
+        scores=scores,
     )

@@ -271,4 +271,5 @@ def linucb(
         estimate=estimate,
         action_probabilities=action_probabilities,
         needs=linear_needs(mode, num_arms, context_dim, arm_dim),
+        scores=lambda key, state, context, hparams: indices(state, context, hparams),
     )

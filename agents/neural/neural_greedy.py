@@ -103,4 +103,5 @@ def neural_greedy(
         static,
         action_probabilities=action_probabilities,
         needs=net.needs(),
+        scores=lambda key, state, context, hparams: net.values(state.params, context),
     )

@@ -130,17 +130,20 @@ def neural_linear(
     def init(key, hparams):
         return NeuralLinearState(trainer.init(key, hparams), prior(num_models, dim, hparams))
 
-    def act(key, state, context, hparams):
-        key_sample, key_tie = jax.random.split(key)
+    def scores(key, state, context, hparams):
+        """The sampled heads' predicted rewards (the sample of ``act`` with its key)."""
+        key_sample, _ = jax.random.split(key)
         beta = sample_weights(key_sample, state.posterior)  # (M, h)
         inputs = net.arm_inputs(context)
         if net.per_arm_heads:
             phi = net.features(state.learner.params, inputs[0])
-            scores = beta @ phi
-        else:
-            phis = jax.vmap(net.features, in_axes=(None, 0))(state.learner.params, inputs)
-            scores = phis @ beta[0]
-        return random_argmax(key_tie, scores)
+            return beta @ phi
+        phis = jax.vmap(net.features, in_axes=(None, 0))(state.learner.params, inputs)
+        return phis @ beta[0]
+
+    def act(key, state, context, hparams):
+        _, key_tie = jax.random.split(key)
+        return random_argmax(key_tie, scores(key, state, context, hparams))
 
     def recompute(learner: Learner, hparams) -> NIGPosterior:
         """The posteriors of the buffer's records under the current network."""
@@ -182,4 +185,6 @@ def neural_linear(
         "train_every": train_every,
         "num_train_steps": num_train_steps,
     }
-    return Agent(name, init, act, update, NeuralLinearHParams, static, needs=net.needs())
+    return Agent(
+        name, init, act, update, NeuralLinearHParams, static, needs=net.needs(), scores=scores
+    )

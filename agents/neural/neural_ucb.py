@@ -121,17 +121,24 @@ def _diagonal_agent(
     action_probabilities = None
     if name == "neural_ucb":
 
+        def scores(key, state, context, hparams):
+            return ucb_scores(net, state, context, hparams.gamma)
+
         def act(key, state, context, hparams):
-            return random_argmax(key, ucb_scores(net, state, context, hparams.gamma))
+            return random_argmax(key, scores(key, state, context, hparams))
 
         def action_probabilities(state, context, hparams):
             return greedy_probabilities(ucb_scores(net, state, context, hparams.gamma))
 
     else:
 
+        def scores(key, state, context, hparams):
+            key_sample, _ = jax.random.split(key)
+            return ts_sample(key_sample, net, state, context, hparams.nu)
+
         def act(key, state, context, hparams):
-            key_sample, key_tie = jax.random.split(key)
-            return random_argmax(key_tie, ts_sample(key_sample, net, state, context, hparams.nu))
+            _, key_tie = jax.random.split(key)
+            return random_argmax(key_tie, scores(key, state, context, hparams))
 
     def update(key, state, transition, hparams):
         record = trainer.record(transition)
@@ -160,6 +167,7 @@ def _diagonal_agent(
         static,
         action_probabilities=action_probabilities,
         needs=net.needs(),
+        scores=scores,
     )
 
 

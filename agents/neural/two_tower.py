@@ -371,10 +371,11 @@ def two_tower(
         values = scores(state.tower, user_row, item_rows, features, arm_features)
         return greedy_probabilities(values, hparams.epsilon)
 
-    def act(key, state, context, hparams):
+    def sampled_values(key, state, context, hparams):
+        """The predicted rewards ``act`` maximises (Thompson: of the perturbed towers)."""
         user, items, features, arm_features = read(context)
         user_row, item_rows = rows(state, user, items)
-        key_noise, key_tie, key_mix = jax.random.split(key, 3)
+        key_noise, _, _ = jax.random.split(key, 3)
         tower = state.tower
         if exploration == "thompson":
             key_u, key_v, key_t = jax.random.split(key_noise, 3)
@@ -393,8 +394,11 @@ def two_tower(
             tower = jax.tree.unflatten(
                 treedef, [perturb(k, x, s) for k, x, s in zip(keys, leaves, sq)]
             )
-        values = scores(tower, user_row, item_rows, features, arm_features)
-        best = random_argmax(key_tie, values)
+        return scores(tower, user_row, item_rows, features, arm_features)
+
+    def act(key, state, context, hparams):
+        _, key_tie, key_mix = jax.random.split(key, 3)
+        best = random_argmax(key_tie, sampled_values(key, state, context, hparams))
         if exploration == "epsilon":
             return epsilon_mix(key_mix, best, num_arms, hparams.epsilon)
         return best
@@ -494,4 +498,5 @@ def two_tower(
         static,
         action_probabilities=action_probabilities if exploration == "epsilon" else None,
         needs=needs,
+        scores=sampled_values,
     )

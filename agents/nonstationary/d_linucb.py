@@ -207,4 +207,5 @@ def d_linucb(
         estimate=lambda state: drop_intercept(state.theta, intercept),
         action_probabilities=action_probabilities,
         needs=linear_needs("shared", num_arms, context_dim, arm_dim),
+        scores=lambda key, state, context, hparams: indices(state, context, hparams),
     )
