@@ -23,6 +23,9 @@ sensitivity        the final metric against each swept value, one panel per swep
 privacy            average loss against the (epsilon, delta) of each noise multiplier
 normalised_regret  Riquelme, Tucker & Snoek (2018)'s table: final regret as a percentage
                    of the uniform agent's (:func:`experiments.stats.normalised_regret`)
+ndcg               NDCG@k of the slate per step (ranked slates)
+ctr_by_position    click-through rate at each slate position with 95% intervals, one
+                   panel per point (ranked slates)
 =================  =====================================================================
 
 What every curve figure states or shows:
@@ -964,6 +967,49 @@ def _normalised_regret_figure(results, options: _Options) -> list[tuple[str, Any
     return [("normalised_regret", plot_normalised_regret(table, style=options.style)[0])]
 
 
+def _position_clicks(r: Any) -> list[np.ndarray]:
+    """The ``click_1 .. click_k`` metrics of one agent's results, in position order."""
+    found, j = [], 1
+    while (values := _metric(r, f"click_{j}")) is not None:
+        found.append(np.asarray(values, float))
+        j += 1
+    return found
+
+
+def _position_ctr_figure(results, options: _Options) -> list[tuple[str, Any]]:
+    """CTR by position: per run the time-average click at each position, then the mean
+    over seeds with a Student-t 95% interval; one panel per point (at most 9)."""
+    panels: dict[str, dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]] = {}
+    keys = stats.point_keys(results)
+    num_seeds = []
+    for label in results.agents:
+        r = results[label]
+        clicks = _position_clicks(r)
+        if not clicks:
+            continue
+        per_run = np.stack([c.mean(axis=-1) for c in clicks], axis=-1)  # (points, seeds, k)
+        per_run[np.asarray(r.diverged, bool)] = np.nan
+        for index, point in enumerate(r.points[:9]):
+            interval = stats.mean_ci(per_run[index], axis=0)
+            name = ", ".join(
+                f"{short_key(k, label)}={stats.format_value(point.get(k))}"
+                for k in keys
+                if k in point
+            )
+            panels.setdefault(name, {})[label] = (interval.mean, interval.low, interval.high)
+            num_seeds.append(per_run.shape[1])
+    if not panels:
+        return []
+    caption = (
+        f"Mean over {min(num_seeds)} seeds of each run's click rate at each position, with "
+        "Student-t 95% intervals."
+    )
+    fig, _ = plots.plot_position_ctr(
+        panels, title=_title(options, "clicks by position"), caption=caption, style=options.style
+    )
+    return [("ctr_by_position", fig)]
+
+
 def _figures_named(results, name: str, options: _Options) -> list[tuple[str, Any]]:
     if name == "regret":
         return [(name, _fig_regret(results, options, log_x=False))]
@@ -983,6 +1029,10 @@ def _figures_named(results, name: str, options: _Options) -> list[tuple[str, Any
         return _privacy_figure(results, options)
     if name == "normalised_regret":
         return _normalised_regret_figure(results, options)
+    if name == "ndcg":
+        return [(name, _fig_metric(results, options, "ndcg", "NDCG@k", "NDCG@k of the slate"))]
+    if name == "ctr_by_position":
+        return _position_ctr_figure(results, options)
     raise ConfigError(f"figures = {name!r}: unknown figure; one of {list(FIGURES)}")
 
 

@@ -1100,6 +1100,70 @@ def plot_optimal(
 
 
 # ---------------------------------------------------------------------------------------
+# Clicks by position (ranked slates)
+# ---------------------------------------------------------------------------------------
+
+
+def plot_position_ctr(
+    panels: Mapping[str, Mapping[str, tuple[np.ndarray, np.ndarray, np.ndarray]]],
+    ylabel: str = "Click-through rate",
+    title: str | None = None,
+    caption: str | None = None,
+    style: str | Style = "paper",
+):
+    """Click-through rate at each slate position: grouped bars (one colour per agent) with
+    their confidence intervals, one panel per point of a sweep.
+
+    Args:
+      panels: panel title (a point, or ``""``) -> agent label -> ``(mean, low, high)``,
+        each ``(k,)`` over positions 1..k.
+      ylabel: y-axis label.
+      title, caption: above and below the panels.
+      style: ``"paper"`` or ``"talk"``.
+
+    Returns:
+      ``(fig, axes)``.
+
+    Example::
+
+        fig, ax = plot_position_ctr({"": {"pbm-ucb": (mean, low, high)}})
+    """
+    names = list(panels)
+    fig, axes = new_panels(len(names), style=style, sharey=True)
+    labels = list(dict.fromkeys(label for panel in panels.values() for label in panel))
+    colors = curve_colors({label: [label] for label in labels})
+    handles = {}
+    with matplotlib.rc_context(_style_of(fig).rc):
+        for ax, name in zip(axes, names):
+            bars = panels[name]
+            width = 0.8 / max(len(bars), 1)
+            for i, label in enumerate(labels):
+                if label not in bars:
+                    continue
+                mean, low, high = (np.asarray(v, float) for v in bars[label])
+                x = np.arange(1, len(mean) + 1) + (i - (len(labels) - 1) / 2) * width
+                err = np.vstack([mean - low, high - mean])
+                err = np.where(np.isfinite(err), np.maximum(err, 0.0), 0.0)
+                handles[label] = ax.bar(
+                    x, mean, width, yerr=err, color=colors[label], label=label,
+                    error_kw={"elinewidth": 0.6, "capsize": 1.5, "ecolor": "0.25"},
+                )  # fmt: skip
+            k = max(len(np.asarray(v[0])) for v in bars.values()) if bars else 1
+            ax.set_xticks(np.arange(1, k + 1))
+            ax.set_ylim(bottom=0.0)
+            if name:
+                ax.set_title(name, fontsize=_style_of(fig).rc["axes.titlesize"])
+            if _bottom(ax):
+                ax.set_xlabel("Position")
+            if _left(ax):
+                ax.set_ylabel(ylabel)
+    finish(
+        fig, [handles[label] for label in labels if label in handles], title=title, caption=caption
+    )
+    return fig, axes
+
+
+# ---------------------------------------------------------------------------------------
 # Sensitivity to a swept value
 # ---------------------------------------------------------------------------------------
 

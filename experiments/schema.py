@@ -103,6 +103,8 @@ FIGURES = (
     "loss",
     "privacy",
     "normalised_regret",
+    "ndcg",
+    "ctr_by_position",
 )
 TOP_LEVEL_KEYS = (
     "plugins",

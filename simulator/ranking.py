@@ -30,6 +30,7 @@ agent's slate meets the same user for a seed (see :func:`simulator.click_models.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 from typing import Any, NamedTuple
 
@@ -90,6 +91,13 @@ class RankingBandit(Environment):
       arm_dim: 0, or ``d >= 2`` for the linear cascade above.
       drift, drift_options: the drift process of the attractions (default stationary).
       bound: ``"clip"`` (default) or ``"reflect"`` a drifted attraction into [0, 1].
+      num_relevant: m, the size of the relevant set of precision and recall (default
+        ``2 k``, so that the two differ).
+
+    The per-step log (:func:`slate_log_type`): ``reward`` (clicks), ``regret`` against the
+    best slate, ``optimal``, the ranking metrics of :func:`ranking_metrics` against the true
+    attractions (``precision``, ``recall``, ``ndcg``) and the clicks at each position
+    (``click_1`` .. ``click_k``: their means are the CTR by position).
 
     Example::
 
@@ -114,6 +122,7 @@ class RankingBandit(Environment):
     drift: str = "stationary"
     drift_options: Any = ()
     bound: str = "clip"
+    num_relevant: int | None = None
 
     def __post_init__(self):
         require(
@@ -157,6 +166,12 @@ class RankingBandit(Environment):
             not (self.arm_dim and self.means is not None),
             "env.means: fixed attractions have no features; leave arm_dim = 0",
         )
+        if self.num_relevant is not None:
+            require(
+                isinstance(self.num_relevant, int) and 1 <= self.num_relevant <= self.num_arms,
+                f"env.num_relevant = {self.num_relevant!r}: must be an integer in "
+                f"[1, num_arms = {self.num_arms}]",
+            )
         require(
             self.bound in BOUNDS,
             f"env.bound = {self.bound!r}: must be one of {', '.join(BOUNDS)}",
@@ -255,18 +270,71 @@ class RankingBandit(Environment):
         reward = jnp.sum(positions.clicks)
         return state, self._timestep(state, reward, positions)
 
-    def log(self, timestep, action, next_timestep) -> StepLog:
-        """Reward (clicks), regret against the best slate ``max_A f(A, w) - f(A_t, w)`` and
-        optimality (``f(A_t, w)`` within 1e-6 of the best) under the click model."""
+    def log(self, timestep, action, next_timestep):
+        """Reward (clicks), regret against the best slate ``max_A f(A, w) - f(A_t, w)``,
+        optimality (``f(A_t, w)`` within 1e-6 of the best) under the click model, the
+        ranking metrics and the clicks by position (see the class docstring)."""
         w = timestep.oracle.expected_reward
         chosen = click_models.expected_clicks(self.click_chain, w[action])
         best = click_models.best_value(self.click_chain, w)
         regret = best - chosen
-        return StepLog(
-            reward=jnp.asarray(next_timestep.reward, jnp.float32),
-            regret=regret.astype(jnp.float32),
-            optimal=(regret <= 1e-6).astype(jnp.float32),
+        num_relevant = 2 * self.slate_size if self.num_relevant is None else self.num_relevant
+        metrics = ranking_metrics(w, action, min(num_relevant, self.num_arms))
+        clicks = next_timestep.positions.clicks
+        return slate_log_type(self.slate_size)(
+            jnp.asarray(next_timestep.reward, jnp.float32),
+            regret.astype(jnp.float32),
+            (regret <= 1e-6).astype(jnp.float32),
+            *metrics,
+            *(clicks[j] for j in range(self.slate_size)),
         )
+
+
+class RankingMetrics(NamedTuple):
+    """Precision@k, recall@k and NDCG@k of one slate against the true attractions."""
+
+    precision: Array
+    recall: Array
+    ndcg: Array
+
+
+def ranking_metrics(w: Array, slate: Array, num_relevant: int) -> RankingMetrics:
+    """The ranking metrics of ``slate (k,)`` against the attractions ``w (L,)``.
+
+    Relevant items: ``R = {e : w(e) >= w_(m)}``, the ``m`` most attractive items and every
+    item tied with the ``m``-th (so a tie never makes relevance arbitrary)::
+
+        precision@k = |A ∩ R| / k        recall@k = |A ∩ R| / |R|
+        NDCG@k = sum_j w(a_j) / log2(j + 1)  /  sum_j w_(j) / log2(j + 1)
+
+    with graded gains equal to the true attraction and ``w_(j)`` the ``j``-th largest
+    (positions ``j = 1..k``; 1 when every attraction is 0).  ``O(L log m)`` (a top-``m``).
+    """
+    k = slate.shape[0]
+    threshold = jax.lax.top_k(w, num_relevant)[0][-1]
+    relevant = w >= threshold
+    hits = jnp.sum(relevant[slate]).astype(jnp.float32)
+    discounts = 1.0 / jnp.log2(jnp.arange(k, dtype=jnp.float32) + 2.0)
+    ideal = jnp.sum(jax.lax.top_k(w, k)[0] * discounts)
+    dcg = jnp.sum(w[slate] * discounts)
+    ndcg = jnp.where(ideal > 0, dcg / jnp.maximum(ideal, 1e-30), 1.0)
+    return RankingMetrics(
+        precision=hits / k,
+        recall=hits / jnp.sum(relevant).astype(jnp.float32),
+        ndcg=ndcg.astype(jnp.float32),
+    )
+
+
+@functools.cache
+def slate_log_type(slate_size: int) -> type:
+    """The per-step log of a ``slate_size``-position environment: :class:`StepLog`'s fields,
+    the :class:`RankingMetrics` and ``click_1 .. click_k``."""
+    fields = (
+        *StepLog._fields,
+        *RankingMetrics._fields,
+        *(f"click_{j}" for j in range(1, slate_size + 1)),
+    )
+    return NamedTuple(f"SlateLog{slate_size}", [(f, Any) for f in fields])
 
 
 def register_all(registry: Registry) -> None:

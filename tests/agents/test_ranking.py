@@ -15,12 +15,14 @@ import pytest
 
 import agents
 from agents.ranking import slates
+from agents.ranking.cascade_ucb import CascadeState
 from simulator.types import Context, PositionFeedback, empty_context
 from tests.agents import ranking_reference as ref
 
 L, K = 8, 3
 #: Kveton et al.'s structure, small: the K best items attract with p, the others p - gap.
 W = np.where(np.arange(L) < K, 0.3, 0.15)
+KAPPA = (1.0, 0.6, 0.3)  # the PBM's examination probabilities
 
 
 def _transition(context, slate, clicks, observed):
@@ -62,7 +64,9 @@ def lockstep(agent, hparams, reference, num_rounds, model="cascade", features=No
                 np.testing.assert_array_equal(np.isinf(got), np.isinf(indices))
                 finite = np.isfinite(indices)
                 np.testing.assert_allclose(got[finite], indices[finite], rtol=1e-4, atol=2e-6)
-        clicks, observed = ref.simulate_round(model, W[slate], rng, continuation=[0.6, 0.5, 0.5])
+        clicks, observed = ref.simulate_round(
+            model, W[slate], rng, examination=KAPPA, continuation=[0.6, 0.5, 0.5]
+        )
         reference.update(t, slate, clicks, observed, *extra)
         state = update(key, state, _transition(context, slate, clicks, observed), hparams)
     return state
@@ -135,6 +139,66 @@ def test_top_k_linucb_is_cascade_linucb_without_the_clip():
     hparams = agent.default_hparams().replace(alpha=0.1, ridge=1.0)
     reference = ref.CascadeLinUCB(L, K, dim=4, sigma=1.0, lam=1.0, c=0.1)
     lockstep(agent, hparams, reference, 100, features=features)
+
+
+def test_cascade_lints_keeps_cascade_linucb_statistics():
+    features = _features(seed=7)
+    agent = agents.make("cascade_lints", num_arms=L, slate_size=K, arm_dim=4)
+    hparams = agent.default_hparams().replace(v=0.5, ridge=0.5)  # sigma = 0.5, lambda = 2
+    reference = ref.CascadeLinUCB(L, K, dim=4, sigma=0.5, lam=2.0, c=0.0)
+    context = Context(jnp.zeros((0,), jnp.float32), jnp.asarray(features, jnp.float32))
+    state = agent.init(jax.random.key(0), hparams)
+    rng = np.random.default_rng(2)
+    for t in range(1, 60):
+        slate = np.asarray(agent.act(jax.random.key(t), state, context, hparams))
+        assert len(set(slate.tolist())) == K
+        clicks, observed = ref.simulate_round("cascade", W[slate], rng)
+        reference.update(t, slate, clicks, observed, features)
+        transition = _transition(context, slate, clicks, observed)
+        state = agent.update(jax.random.key(t), state, transition, hparams)
+    np.testing.assert_allclose(np.asarray(state.theta[0]), reference.theta(), atol=1e-4)
+
+
+def test_cascade_ts_posterior_counts_match_the_reference():
+    agent = agents.make("cascade_ts", num_arms=L, slate_size=K)
+    hparams = agent.default_hparams()
+    reference = ref.CascadeTS(L, K)
+    state = agent.init(jax.random.key(0), hparams)
+    rng = np.random.default_rng(5)
+    for t in range(1, 80):
+        slate = np.asarray(agent.act(jax.random.key(t), state, empty_context(L), hparams))
+        clicks, observed = ref.simulate_round("cascade", W[slate], rng)
+        reference.update(t, slate, clicks, observed)
+        state = agent.update(
+            jax.random.key(t),
+            state,
+            _transition(empty_context(L), slate, clicks, observed),
+            hparams,
+        )
+    alpha, beta = reference.posterior_params()
+    np.testing.assert_allclose(1.0 + np.asarray(state.clicks), alpha)
+    np.testing.assert_allclose(1.0 + np.asarray(state.observations - state.clicks), beta)
+
+
+def test_cascade_ts_samples_its_posterior():
+    agent = agents.make("cascade_ts", num_arms=3, slate_size=1)
+    hparams = agent.default_hparams()
+    state = CascadeState(
+        clicks=jnp.array([2.0, 30.0, 0.0]),
+        observations=jnp.array([10.0, 40.0, 0.0]),
+        t=jnp.int32(50),
+    )
+    keys = jax.random.split(jax.random.key(1), 20_000)
+    draws = np.asarray(jax.vmap(lambda k: agent.scores(k, state, empty_context(3), hparams))(keys))
+    a, b = np.array([3.0, 31.0, 1.0]), np.array([9.0, 11.0, 1.0])
+    mean, var = a / (a + b), a * b / ((a + b) ** 2 * (a + b + 1))
+    np.testing.assert_array_less(np.abs(draws.mean(0) - mean), 4 * np.sqrt(var / len(keys)))
+
+
+def test_pbm_ucb_matches_the_reference():
+    agent = agents.make("pbm_ucb", num_arms=L, slate_size=K, examination=KAPPA)
+    reference = ref.PBMUCB(L, K, kappa=np.array(KAPPA))
+    lockstep(agent, agent.default_hparams(), reference, 150, model="pbm")
 
 
 def test_top_k_learns_only_from_observed_positions():

@@ -17,6 +17,8 @@ from experiments.plan import plan
 from experiments.runner import ActionCheck, check_action_type, count_invalid, make_run
 from simulator import click_models
 from simulator.params import ConfigError
+from simulator.ranking import ranking_metrics
+from simulator.types import no_positions
 from tests.agents import ranking_reference as ref
 
 CHAINS = {
@@ -69,12 +71,45 @@ def test_regret_is_against_the_best_slate_by_brute_force(model):
         w = rng.uniform(0.05, 0.95, size=5)
         best, _ = ref.best_slate_value(model, w, 3, **_ref_kwargs(model))
         oracle = simulator.make_oracle(w)
-        timestep = simulator.make_timestep(simulator.empty_context(5), 0.0, oracle)
+        timestep = simulator.make_timestep(
+            simulator.empty_context(5), 0.0, oracle, positions=no_positions(3)
+        )
         for slate in itertools.islice(itertools.permutations(range(5), 3), 0, 60, 7):
             log = env.log(timestep, jnp.array(slate), timestep)
             value = ref.expected_clicks(model, w[list(slate)], **_ref_kwargs(model))
             assert float(log.regret) == pytest.approx(best - value, abs=2e-6)
             assert float(log.optimal) == float(best - value <= 1e-6)
+
+
+def _numpy_ranking_metrics(w, slate, m):
+    relevant = {e for e in range(len(w)) if w[e] >= np.sort(w)[::-1][m - 1]}
+    hits = sum(int(a) in relevant for a in slate)
+    discounts = 1.0 / np.log2(np.arange(len(slate)) + 2.0)
+    ideal = np.sum(np.sort(w)[::-1][: len(slate)] * discounts)
+    return hits / len(slate), hits / len(relevant), np.sum(w[slate] * discounts) / ideal
+
+
+def test_ranking_metrics_match_numpy():
+    rng = np.random.default_rng(4)
+    for _ in range(20):
+        w = rng.choice([0.05, 0.2, 0.3, 0.6, 0.9], size=9)  # ties on purpose
+        slate = rng.permutation(9)[:3]
+        got = ranking_metrics(jnp.asarray(w, jnp.float32), jnp.asarray(slate), 6)
+        np.testing.assert_allclose(
+            [float(got.precision), float(got.recall), float(got.ndcg)],
+            _numpy_ranking_metrics(w, slate, 6),
+            rtol=1e-5,
+        )
+
+
+def test_the_best_slate_has_full_ndcg_precision_and_the_clicks_by_position():
+    env = simulator.make("cascade", num_arms=6, slate_size=2, means=(0.1, 0.5, 0.3, 0.2, 0.4, 0.0))
+    state, timestep = env.reset(jax.random.key(0), env.default_params())
+    _, following = env.step(jax.random.key(1), state, jnp.array([1, 4]), env.default_params())
+    log = env.log(timestep, jnp.array([1, 4]), following)
+    assert log._fields[-2:] == ("click_1", "click_2")
+    assert (float(log.ndcg), float(log.precision), float(log.recall)) == (1.0, 1.0, 0.5)
+    np.testing.assert_array_equal([log.click_1, log.click_2], following.positions.clicks)
 
 
 def test_kveton_attractions_and_common_random_numbers():
