@@ -17,7 +17,6 @@ import dataclasses
 
 import flax.struct
 import jax
-import jax.numpy as jnp
 
 from agents.contextual.lints import lints
 from agents.ranking.cascade_ucb import CascadeState, add_round, empty_stats, mean_estimates
