@@ -19,7 +19,19 @@ def random_argmax(key: jax.Array, values: jax.Array) -> jax.Array:
     count = jnp.sum(is_max, dtype=jnp.int32)
     pick = jnp.minimum((jax.random.uniform(key) * count).astype(jnp.int32), count - 1)
     rank = jnp.cumsum(is_max, dtype=jnp.int32) - 1
-    return jnp.argmax(is_max & (rank == pick)).astype(jnp.int32)
+    return first_true(is_max & (rank == pick))
+
+
+def first_true(mask: jax.Array) -> jax.Array:
+    """``jnp.argmax(mask)`` for a boolean ``mask (K,)``: the first true index, 0 when none
+    is (e.g. NaN values upstream), as int32.
+
+    The same index, but XLA lowers an argmax to a variadic (value, index) reduction that
+    is several times slower on a CPU under ``vmap`` than this plain ``min`` reduction.
+    """
+    num = mask.shape[-1]
+    first = jnp.min(jnp.where(mask, jnp.arange(num, dtype=jnp.int32), num), axis=-1)
+    return jnp.where(first == num, 0, first).astype(jnp.int32)
 
 
 def epsilon_mix(key: jax.Array, greedy_action: jax.Array, num_arms: int, epsilon) -> jax.Array:

@@ -23,8 +23,9 @@ Attractions ``w (L,)``:
   clicked item (the first one where several are clicked): ``endogenous`` drift pulls its
   attraction (linear case: ``theta`` toward its features).
 
-Common random numbers: one uniform per catalog item per round decides attraction, so every
-agent's slate meets the same user for a seed (see :func:`simulator.click_models.sample`).
+Common random numbers: one uniform per item per round (a function of the round's key and
+the item) decides attraction, so every agent's slate meets the same user for a seed (see
+:func:`simulator.click_models.sample`).
 """
 
 from __future__ import annotations
@@ -275,11 +276,13 @@ class RankingBandit(Environment):
         optimality (``f(A_t, w)`` within 1e-6 of the best) under the click model, the
         ranking metrics and the clicks by position (see the class docstring)."""
         w = timestep.oracle.expected_reward
-        chosen = click_models.expected_clicks(self.click_chain, w[action])
-        best = click_models.best_value(self.click_chain, w)
-        regret = best - chosen
         num_relevant = 2 * self.slate_size if self.num_relevant is None else self.num_relevant
-        metrics = ranking_metrics(w, action, min(num_relevant, self.num_arms))
+        num_relevant = min(num_relevant, self.num_arms)
+        tops = click_models.largest(w, max(num_relevant, self.slate_size))[0]
+        chosen = click_models.expected_clicks(self.click_chain, w[action])
+        best = click_models.expected_clicks(self.click_chain, tops[: self.slate_size])
+        regret = best - chosen
+        metrics = ranking_metrics(w, action, num_relevant, tops)
         clicks = next_timestep.positions.clicks
         return slate_log_type(self.slate_size)(
             jnp.asarray(next_timestep.reward, jnp.float32),
@@ -298,7 +301,9 @@ class RankingMetrics(NamedTuple):
     ndcg: Array
 
 
-def ranking_metrics(w: Array, slate: Array, num_relevant: int) -> RankingMetrics:
+def ranking_metrics(
+    w: Array, slate: Array, num_relevant: int, tops: Array | None = None
+) -> RankingMetrics:
     """The ranking metrics of ``slate (k,)`` against the attractions ``w (L,)``.
 
     Relevant items: ``R = {e : w(e) >= w_(m)}``, the ``m`` most attractive items and every
@@ -308,14 +313,17 @@ def ranking_metrics(w: Array, slate: Array, num_relevant: int) -> RankingMetrics
         NDCG@k = sum_j w(a_j) / log2(j + 1)  /  sum_j w_(j) / log2(j + 1)
 
     with graded gains equal to the true attraction and ``w_(j)`` the ``j``-th largest
-    (positions ``j = 1..k``; 1 when every attraction is 0).  ``O(L log m)`` (a top-``m``).
+    (positions ``j = 1..k``; 1 when every attraction is 0).  ``O(L m)``
+    (:func:`~simulator.click_models.largest`; pass ``tops``, the ``max(m, k)`` largest
+    attractions in decreasing order, when they are at hand).
     """
     k = slate.shape[0]
-    threshold = jax.lax.top_k(w, num_relevant)[0][-1]
-    relevant = w >= threshold
+    if tops is None:
+        tops = click_models.largest(w, max(num_relevant, k))[0]
+    relevant = w >= tops[num_relevant - 1]
     hits = jnp.sum(relevant[slate]).astype(jnp.float32)
     discounts = 1.0 / jnp.log2(jnp.arange(k, dtype=jnp.float32) + 2.0)
-    ideal = jnp.sum(jax.lax.top_k(w, k)[0] * discounts)
+    ideal = jnp.sum(tops[:k] * discounts)
     dcg = jnp.sum(w[slate] * discounts)
     ndcg = jnp.where(ideal > 0, dcg / jnp.maximum(ideal, 1e-30), 1.0)
     return RankingMetrics(

@@ -1,7 +1,7 @@
 """``driftsim bench``: driftsim against plain numpy and peer libraries, and how it scales.
 
     driftsim bench                       # every workload and the scaling study (minutes)
-    driftsim bench --only W1,W2          # a subset (W1 W2 W3 W4 W5 compile scaling)
+    driftsim bench --only W1,W2          # a subset (W1 W2 W3 W4 W5 W6 compile scaling)
     driftsim bench --only full           # everything at full size (see below; much longer)
     driftsim bench --only W3,full        # a subset at full size
     driftsim bench --json bench.json     # also write machine, versions, git revision, records

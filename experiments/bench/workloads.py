@@ -1,4 +1,4 @@
-"""The fixed benchmark workloads W1–W5 and the compile-time survey.
+"""The fixed benchmark workloads W1–W6 and the compile-time survey.
 
 Each workload function takes a :class:`Sizes` (the published sizes by default; the tests
 pass tiny ones) and the number of repeats, and returns :class:`~experiments.bench.core.Record`
@@ -16,6 +16,8 @@ that are importable.  A missing agent or environment gives a ``not available`` r
 * **W4 drifting-users**: every agent of the ``drifting-users`` preset at its default size
   (horizon capped), driftsim only.
 * **W5 neural**: one neural agent on its example environment at a documented size.
+* **W6 cascade slates**: Kveton et al.'s cascade problem, L = 256 items, slates of k = 4,
+  T = 2,000, 100 runs; CascadeUCB1 against a per-step numpy loop (``argpartition`` top-k).
 * **compile**: trace + compile seconds of every agent of every preset.
 """
 
@@ -85,6 +87,11 @@ class Sizes:
     w4_max_steps: int = 2_000
     w5_steps: int = 2_000
     w5_runs: int = 10
+    w6_items: int = 256
+    w6_slate_size: int = 4
+    w6_steps: int = 2_000
+    w6_runs: int = 100
+    w6_loop_runs: int = 1
     peer_budget_s: float = peers.BUDGET_S
     baseline_budget_s: float = 6.0
     peers: bool = True
@@ -711,6 +718,35 @@ def w5(sizes: Sizes, repeats: int) -> list[Record]:
     return [driftsim_record(f"W5 {name}", "driftsim", timing, runs, steps, note=note)]
 
 
+def w6(sizes: Sizes, repeats: int) -> list[Record]:
+    """W6 cascade slates: CascadeUCB1 on the cascade problem against the numpy loop."""
+    workload = "W6 cascade_ucb1"
+    items, k, t, runs = sizes.w6_items, sizes.w6_slate_size, sizes.w6_steps, sizes.w6_runs
+    records = []
+    try:
+        env = _make_env("cascade", num_arms=items, slate_size=k)
+        agent = _make_agent("cascade_ucb1", num_arms=items, slate_size=k)
+        timing = time_driftsim(env, agent, t, runs, repeats)
+        note = f"L = {items}, k = {k}: a top-k per step, O(L log k)"
+        records.append(driftsim_record(workload, "driftsim", timing, runs, t, note=note))
+    except Unavailable as err:
+        records.append(unavailable(workload, "driftsim", str(err)))
+    loop_runs = min(sizes.w6_loop_runs, runs)
+    records.append(
+        baseline_record(
+            workload,
+            "numpy loop",
+            lambda seed: nb.cascade_ucb1_loop(seed, loop_runs, items, k, t),
+            loop_runs,
+            t,
+            repeats,
+            note="argpartition top-k, one run after another",
+            sizes=sizes,
+        )
+    )
+    return records
+
+
 def compile_times(sizes: Sizes, repeats: int) -> list[Record]:
     """Trace + compile seconds of ``jit(vmap(make_run))`` for the agents of the presets.
 
@@ -773,5 +809,6 @@ WORKLOADS: dict[str, Callable[[Sizes, int], list[Record]]] = {
     "W3": w3,
     "W4": w4,
     "W5": w5,
+    "W6": w6,
     "compile": compile_times,
 }
