@@ -48,6 +48,7 @@ from experiments.presets import as_experiment
 from experiments.results import AgentResults
 from experiments.schema import OBD_POLICIES, AgentConfig, Experiment, LoggerConfig, from_dict
 from experiments.stats import wilson_interval
+from simulator import capabilities
 from simulator.params import ConfigError
 from simulator.types import Environment, EnvSpec
 
@@ -144,6 +145,12 @@ def prepare(experiment: Any) -> OffPolicyPlan:
         )
     else:
         out.env, out.env_params = build_env(experiment.env.name, dict(experiment.env.fields))
+        if out.env.spec.action != capabilities.ARM:
+            raise ConfigError(
+                f"env.name = {experiment.env.name!r}: logged-data experiments log one arm per "
+                f"round; this environment's action is a {out.env.spec.action} (a slate's "
+                "propensity needs a slate-level estimator, which driftsim does not have yet)"
+            )
         propensity = "exact" if experiment.kind == "replay" else log.propensity
         out.logger, out.logger_hparams = _build_logger(log.agent, out.env, log, propensity)
         if experiment.kind == "ope":

@@ -205,3 +205,21 @@ def test_one_position_cascade_is_a_bernoulli_bandit():
     log = run(jax.random.key(0), env.default_params(), agent.default_hparams())
     assert float(log.regret.mean()) == pytest.approx(0.5 - 0.275, abs=0.01)
     assert float(log.reward.mean()) == pytest.approx(0.275, abs=0.025)
+
+
+def test_logged_data_experiments_refuse_slates():
+    from experiments.offpolicy.experiment import prepare
+    from experiments.schema import from_dict
+
+    data = {
+        "kind": "ope",
+        "num_seeds": 2,
+        "num_steps": 10,
+        "env": {"name": "cascade"},
+        "agents": [{"label": "r", "name": "random_slate"}],
+        "log": {"source": "simulate", "agent": {"name": "random_slate"}},
+    }
+    with pytest.raises(
+        ConfigError, match="log one arm per round; this environment's action is a slate"
+    ):
+        prepare(from_dict(data))
