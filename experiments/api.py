@@ -83,7 +83,9 @@ def loss_blew_up(loss: np.ndarray) -> np.ndarray:
         return late > LOSS_BLOW_UP * np.maximum(early, 1e-6)
 
 
-def mark_diverged(metrics: dict[str, np.ndarray]) -> np.ndarray:
+def mark_diverged(
+    metrics: dict[str, np.ndarray], logged: dict[str, np.ndarray] | None = None
+) -> np.ndarray:
     """Flag runs with any non-finite or huge value, or a loss blow-up (:func:`loss_blew_up`),
     and blank their metrics to NaN from the run's first bad value on.
 
@@ -92,10 +94,16 @@ def mark_diverged(metrics: dict[str, np.ndarray]) -> np.ndarray:
     beyond ``BLOW_UP``, and keeps its values before, so one can see when the run diverged
     (a loss blow-up alone stays finite throughout).  Statistics and figures leave a flagged
     run out by its flag (``diverged``), not by its NaN.
+
+    ``logged`` (optional): metric name -> bool (points,), the points whose program logs
+    that metric (a sweep over a slate's size logs ``click_1 .. click_k`` for each ``k``);
+    a metric's NaN at a point that does not log it is absence, not divergence.
     """
     diverged, first = None, None
-    for value in metrics.values():
+    for name, value in metrics.items():
         bad = ~np.isfinite(value) | (np.abs(value) > BLOW_UP)
+        if logged is not None and name in logged:
+            bad &= logged[name].reshape((-1,) + (1,) * (value.ndim - 1))
         flags = bad.any(axis=-1)
         start = np.where(flags, bad.argmax(axis=-1), value.shape[-1])
         diverged = flags if diverged is None else diverged | flags
@@ -291,6 +299,7 @@ def _run_plans(
         metrics: dict[str, np.ndarray] = {}
         num_points = len(agent_plan.points)
         invalid = np.zeros((num_points, experiment.num_seeds), np.int32)
+        logged: dict[str, np.ndarray] = {}  # metric -> the points whose program logs it
         first_invalid = np.zeros((num_points, experiment.num_seeds), np.int32)
         for group_index, group in enumerate(agent_plan.groups):
             group_checkpoint = checkpoint.group(agent_index, group_index) if checkpoint else None
@@ -312,8 +321,10 @@ def _run_plans(
                 if name not in metrics:
                     shape = (len(agent_plan.points),) + value.shape[1:]
                     metrics[name] = np.full(shape, np.nan, np.float32)
+                    logged[name] = np.zeros(len(agent_plan.points), bool)
                 metrics[name][group.indices] = value
-        diverged = mark_diverged(metrics)
+                logged[name][group.indices] = True
+        diverged = mark_diverged(metrics, logged)
         report_invalid_actions(agent_plan.label, invalid, first_invalid)
         for name, value in metrics.items():  # a run that left the action space is left out
             metrics[name] = np.where(invalid[..., None] > 0, np.nan, value).astype(np.float32)

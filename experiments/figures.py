@@ -374,10 +374,13 @@ def metric_bounds(results: Any, metric: str) -> tuple[float | None, float | None
     """The range of a per-step metric as drawn, from the environment's declared rewards.
 
     ``reward``: [0, 1] for clicks, ``[low, high]`` for bounded rewards, none for real
-    ones; ``regret`` (and cumulative regret), ``loss``: >= 0; ``optimal``: [0, 100] %.
+    ones; ``regret`` (and cumulative regret), ``loss``: >= 0; ``optimal``: [0, 100] %;
+    the ranking metrics of slates (``ndcg``, ``precision``, ``recall``, ``click_j``): [0, 1].
     """
     if metric in ("regret", "loss", "param_error"):
         return (0.0, None)
+    if metric in ("ndcg", "precision", "recall") or re.fullmatch(r"click_\d+", metric):
+        return (0.0, 1.0)
     if metric == "optimal":
         return (0.0, 100.0)
     if metric == "reward":
@@ -990,7 +993,11 @@ def _position_ctr_figure(results, options: _Options) -> list[tuple[str, Any]]:
         per_run = np.stack([c.mean(axis=-1) for c in clicks], axis=-1)  # (points, seeds, k)
         per_run[np.asarray(r.diverged, bool)] = np.nan
         for index, point in enumerate(r.points[:9]):
-            interval = stats.mean_ci(per_run[index], axis=0)
+            logged = np.any(np.isfinite(per_run[index]), axis=0)  # positions of this point
+            num_positions = int(np.max(np.nonzero(logged)[0], initial=-1)) + 1
+            if num_positions == 0:
+                continue
+            interval = stats.mean_ci(per_run[index, :, :num_positions], axis=0)
             name = ", ".join(
                 f"{short_key(k, label)}={stats.format_value(point.get(k))}"
                 for k in keys

@@ -223,3 +223,23 @@ def test_logged_data_experiments_refuse_slates():
         ConfigError, match="log one arm per round; this environment's action is a slate"
     ):
         prepare(from_dict(data))
+
+
+def test_a_sweep_over_the_slate_size_keeps_every_run():
+    # Each k logs click_1 .. click_k: a position a point does not have is absent, not NaN
+    # from a diverged run.
+    import experiments
+
+    experiment = {
+        "env": {"name": "cascade", "num_arms": 6},
+        "agents": [{"label": "ucb1", "name": "cascade_ucb1"}],
+        "num_seeds": 2,
+        "num_steps": 50,
+        "sweep": {"mode": "grid", "env.slate_size": [2, 3]},
+        "figures": [],
+    }
+    results = experiments.run(experiment, progress=False)
+    r = results["ucb1"]
+    assert not np.asarray(r.diverged).any()
+    assert np.isnan(r.click_3[0]).all() and np.isfinite(r.click_3[1]).all()
+    assert np.isfinite(r.cumulative_regret()[:, :, -1]).all()
