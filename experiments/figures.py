@@ -519,6 +519,8 @@ def _smoothing(window: int, record_every: int) -> str:
 
 
 def _fig_regret(results, options: _Options, log_x: bool):
+    if _several_keys(results):
+        return _fig_regret_by_point(results, options, log_x)
     cs = agent_curves(results, _cumulative_regret)
     if not cs.curves:
         return None
@@ -551,6 +553,72 @@ def _fig_regret(results, options: _Options, log_x: bool):
         title=_title(options, "cumulative regret" + (", log time" if log_x else "")),
         caption=_caption(cs, notes=notes),
         style=options.style,
+    )
+    return fig
+
+
+def _several_keys(results) -> bool:
+    """Whether some agent's points vary in two keys or more (a list sweep over rows such as
+    ``(L, K, Delta)``): its curves are then drawn one panel per point."""
+    return any(len(stats.varying_keys(results[label].points)) >= 2 for label in results.agents)
+
+
+def _fig_regret_by_point(results, options: _Options, log_x: bool):
+    """Cumulative regret with one panel per point (at most 9), the agents in each."""
+    steps = np.asarray(results.steps)
+    keys = stats.point_keys(results)
+    panels: dict[str, dict[str, np.ndarray]] = {}
+    for label in results.agents:
+        r = results[label]
+        cum = _cumulative_regret(results, r)
+        if cum is None:
+            continue
+        bad = _diverged(r, cum.shape[:2]) | ~np.isfinite(cum).all(axis=-1)
+        cum = np.where(bad[..., None], np.nan, cum)
+        for index, point in enumerate(r.points):
+            name = ", ".join(
+                f"{short_key(k, label)}={stats.format_value(point[k])}" for k in keys if k in point
+            )
+            panels.setdefault(name, {})[label] = cum[index]
+    names = list(panels)[:9]
+    if not names:
+        return None
+    fig, axes = plots.new_panels(len(names), style=options.style, sharey=False)
+    colors = plots.curve_colors({label: [label] for label in results.agents})
+    log_y = options.log_y
+    if log_y is None:  # a baseline far above the learners: log scale, or they flatten
+        finals = [np.nanmean(c[:, -1]) for p in panels.values() for c in p.values()]
+        finals = [f for f in finals if np.isfinite(f) and f > 0]
+        log_y = bool(finals) and max(finals) > 10 * min(finals)
+    handles = {}
+    for i, (ax, name) in enumerate(zip(axes, names)):
+        plots.plot_curves(
+            steps,
+            panels[name],
+            ylabel="Cumulative regret" if i % (1 if len(names) <= 3 else 2) == 0 else "",
+            log_x=log_x,
+            log_y=log_y,
+            colors=colors,
+            bounds=metric_bounds(results, "regret"),
+            change_points=options.schedule.steps,
+            style=options.style,
+            ax=ax,
+        )
+        for line in ax.get_lines():
+            if line.get_label() in colors:
+                handles.setdefault(line.get_label(), line)
+        if ax.get_legend() is not None:
+            ax.get_legend().remove()
+        ax.set_title(name, fontsize=plots.get_style(options.style).rc["axes.titlesize"])
+    num_seeds = max(np.shape(v)[0] for p in panels.values() for v in p.values())
+    caption = f"{num_seeds} seeds; line: mean, band: Student-t 95% interval of the mean; one panel per point"
+    if len(panels) > len(names):
+        caption += f" (the first {len(names)} of {len(panels)})"
+    plots.finish(
+        fig,
+        [handles[label] for label in results.agents if label in handles],
+        title=_title(options, "cumulative regret" + (", log time" if log_x else "")),
+        caption=caption,
     )
     return fig
 

@@ -470,7 +470,9 @@ def run_summaries(results: Any) -> dict[str, dict[str, np.ndarray]]:
     ``final_hindsight_regret`` (where ``hindsight_regret`` was logged: the cumulative regret
     against the best fixed arm in hindsight at the horizon), and ``avg_<metric>`` for every
     other metric (e.g. ``avg_loss``, ``avg_param_error``).  A diverged run (``diverged`` or
-    a non-finite final value) is NaN in every entry.
+    a non-finite value) is NaN in every entry; a metric other than reward, regret and
+    optimal that is NaN throughout a run is one its point does not log (``click_3`` of a
+    two-position slate), not a divergence.
     """
     steps = np.asarray(results.steps, dtype=np.float64)
     record_every = int(getattr(results, "record_every", 1))
@@ -484,8 +486,11 @@ def run_summaries(results: Any) -> dict[str, dict[str, np.ndarray]]:
         any_metric = next(iter(metrics.values()))
         shape = any_metric.shape[:2]
         bad = _diverged_mask(r, shape).copy()
-        for values in metrics.values():
-            bad |= ~np.isfinite(values).all(axis=-1)
+        for name, values in metrics.items():
+            finite = np.isfinite(values)
+            if name not in _CORE_METRICS:  # wholly NaN: a metric this point does not log
+                finite |= ~finite.any(axis=-1, keepdims=True)
+            bad |= ~finite.all(axis=-1)
         rows: dict[str, np.ndarray] = {}
         if "regret" in metrics:
             cum = cumulative_regret(metrics["regret"], record_every)
