@@ -46,6 +46,39 @@ Cost per step: O(size of theta) for the exogenous processes (a random walk over 
 touches all U d entries), O(1) for ``stationary`` and O(d) for a row step of a row-local
 process.
 
+Lazy populations.  A population of ``U`` rows of which one is read per step (the arriving
+user of ``drifting_users``) need not be moved every step: every registered process also has
+an exact *lazy* form (``lazy = True``) over a :class:`Population`, whose state is O(1) for
+the exogenous processes and one memory row per consuming row for the endogenous ones::
+
+    pop = drift.population_init(key, params, num_rows=U, dim=d)  # no (U, d) array
+    pop = drift.population_step(key_step, pop, params, row, theta_row, target, weight)
+    theta = drift.population_rows(pop, params, rows, anchors)     # (n, d) at pop.t
+
+Row ``u`` of the population has the law, jointly over time, of row ``u`` of the eager
+process started at ``theta0[u] = anchors[u]``; every random number of an exogenous process
+is a fixed function of ``(key, row, ...)``, so a row read twice at the same step gives the
+same value and two readers see the same population (common random numbers).  How each
+process does it (``t`` the step count, ``r`` the reversion, ``a = 1 - r``)::
+
+    stationary      theta_u = theta0_u
+    random_walk     theta0_u + rate Y_u(t), Y_u an AR(1) path with a = 1 (see ar1_at)
+    mean_reverting  theta0_u + rate Y_u(t), the AR(1) path with a = 1 - reversion
+    abrupt          the change times are population-wide: one draw per step, kept as a
+                    change counter n_t; gaussian / uniform: theta0_u while n_t = 0, else
+                    draw number n_t of row u (a fixed function of (key, n_t, u)); negate:
+                    (-1)^{n_t} theta0_u
+    periodic        a function of t; row u's phases a fixed function of (key, u)
+    rotation        R(speed t) theta0_u, the plane drawn once (O(d) state)
+    endogenous      only the consuming row moves: its current value is remembered
+    boredom         row u's satiation s and the step tau of its last consumption are
+                    remembered; at step t it is (1 - recovery)^{t - tau} s
+    rotting         row u's consumption count is remembered
+
+The AR(1) path ``Y_u`` is not stored: its value at step ``t`` is built by a dyadic Gaussian
+bridge (Lévy's construction) from normals keyed by the tree nodes on the way to ``t``
+(:func:`ar1_at`), 32 draws of ``d`` per read whatever ``t`` and ``U``.
+
 Static options (``make(name, **options)``; environments take them as ``drift_options``):
 ``abrupt``: ``redraw`` in ``gaussian`` (default), ``uniform``, ``negate``; ``rotation``:
 ``plane`` in ``random`` (default), ``first``.
@@ -58,7 +91,9 @@ sweep key is ``env.drift.rate``.
 A new process: subclass :class:`Drift` as a frozen dataclass (static options as fields),
 set ``params_type`` to a ``flax.struct.dataclass`` of :func:`~simulator.params.knob` fields,
 override ``_next`` (and ``_init_extra`` if it needs auxiliary state), and
-``DRIFTS.register("name", YourDrift)``.
+``DRIFTS.register("name", YourDrift)``.  For a lazy form, also set ``lazy = True`` and
+override ``_lazy_rows`` (and ``_lazy_step``, ``_lazy_memory``, ``_lazy_shared`` as needed);
+without it (``lazy = False``, the default) environments move every row eagerly.
 """
 
 from __future__ import annotations
@@ -70,6 +105,7 @@ from typing import Any, ClassVar, NamedTuple
 import flax.struct
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from simulator.params import ConfigError, knob
 from simulator.registry import Registry
@@ -129,17 +165,52 @@ def as_consumption(consumed: Any, theta: Array) -> Consumption | None:
 _NO_EXTRA = (0,)
 
 
+class Population(NamedTuple):
+    """The state of a lazily evaluated population of rows (one type for every process).
+
+    Row ``u``'s current value is ``population_rows(pop, params, [u], anchors)``; nothing of
+    size ``U x d`` is held except the memory of the processes that remember consumption.
+
+    Attributes:
+      key: typed PRNG key of the population's own randomness (AR(1) paths, phases, abrupt
+        redraws are fixed functions of it and the row).
+      t: ``()`` int32, the number of steps taken since ``population_init``.
+      change_point: ``()`` bool, true when an abrupt change happened in the last step.
+      changes: ``()`` int32, the number of abrupt changes so far.
+      scale: ``()`` float32, ``rms(theta_0)`` over the whole population for the abrupt
+        ``gaussian`` redraw (0 otherwise).
+      shared: the rotation plane ``(2, d)``; shape ``(0,)`` otherwise.
+      rows: ``(U, w)`` float32 memory of the consuming rows (endogenous: current value,
+        boredom: satiation at step ``since``, rotting: ``(U, 1)`` consumption counts);
+        shape ``(0, d)`` for the exogenous processes.
+      since: ``(U,)`` int32 step of each row's last consumption, 0 for never (endogenous,
+        boredom); shape ``(0,)`` otherwise.
+    """
+
+    key: Array
+    t: Array
+    change_point: Array
+    changes: Array
+    scale: Array
+    shared: Array
+    rows: Array
+    since: Array
+
+
 @dataclasses.dataclass(frozen=True)
 class Drift:
     """Base class of the drift processes: static structure only.
 
     Subclasses set ``params_type`` (the knobs) and override ``_init_extra`` and ``_next``.
     ``row_local`` is true when a step changes only entries with consumption and each row's
-    update depends only on that row (then :meth:`step_row` slices the row).
+    update depends only on that row (then :meth:`step_row` slices the row).  ``lazy`` is
+    true when the process also has an exact lazy population form (:meth:`population_init`,
+    :meth:`population_step`, :meth:`population_rows`; see the module docstring).
     """
 
     params_type: ClassVar[type] = None
     row_local: ClassVar[bool] = False
+    lazy: ClassVar[bool] = False
 
     def default_params(self) -> Any:
         """The traced knobs with their defaults."""
@@ -232,9 +303,94 @@ class Drift:
         full_target = state.theta.at[row].set(jnp.asarray(target, jnp.float32))
         return self.step(key, state, params, Consumption(full_target, mask))
 
+    # Lazy populations ----------------------------------------------------------------
+    @property
+    def needs_anchor_rms(self) -> bool:
+        """Whether :meth:`population_init` needs ``rms(theta_0)`` over the population."""
+        return False
+
+    def population_init(
+        self, key: Array, params: Any, num_rows: int, dim: int, anchor_rms: Any = None
+    ) -> Population:
+        """Start a lazy population of ``num_rows`` rows of length ``dim`` (see the module
+        docstring), every row at its anchor.
+
+        Args:
+          key: the population's randomness (a typed key); every later draw derives from it.
+          params: the process' knobs.
+          num_rows, dim: U and d (static).
+          anchor_rms: ``sqrt(mean(theta_0^2))`` over all ``U x d`` anchors, when
+            :attr:`needs_anchor_rms` (the abrupt gaussian redraw's scale).
+
+        Returns:
+          A :class:`Population` at step 0; O(1) state for an exogenous process.
+        """
+        if not self.lazy:
+            raise TypeError(f"{type(self).__name__} has no lazy population form")
+        key_rows, key_shared = jax.random.split(key)
+        rows, since = self._lazy_memory(num_rows, dim)
+        scale = 0.0 if anchor_rms is None else anchor_rms
+        return Population(
+            key=key_rows,
+            t=jnp.zeros((), jnp.int32),
+            change_point=jnp.zeros((), jnp.bool_),
+            changes=jnp.zeros((), jnp.int32),
+            scale=jnp.asarray(scale, jnp.float32),
+            shared=jnp.asarray(self._lazy_shared(key_shared, dim, params), jnp.float32),
+            rows=rows,
+            since=since,
+        )
+
+    def population_step(
+        self,
+        key: Array,
+        pop: Population,
+        params: Any,
+        row: Array,
+        theta_row: Array,
+        target: Array,
+        weight: Any = 1.0,
+    ) -> Population:
+        """One step in which row ``row`` consumed ``target`` (with ``weight``, e.g. the
+        click), as :meth:`step_row`, in O(1) (exogenous) or O(d) (consumption memory).
+
+        Args:
+          key: the step's randomness (abrupt change times); derive it from the
+            environment key only.
+          row: ``()`` int index of the consuming row.
+          theta_row: ``(d,)`` that row's current value (``population_rows`` at ``pop.t``).
+          target: ``(d,)`` what it consumed.
+          weight: ``()`` 0/1 (or in [0, 1]): whether it was consumed.
+        """
+        pop = pop._replace(t=pop.t + 1, change_point=jnp.zeros((), jnp.bool_))
+        weight = jnp.asarray(weight, jnp.float32)
+        target = jnp.asarray(target, jnp.float32)
+        return self._lazy_step(key, pop, params, row, theta_row, target, weight)
+
+    def population_rows(self, pop: Population, params: Any, rows: Array, anchors: Array) -> Array:
+        """The current values ``(n, d)`` of rows ``rows (n,)`` whose anchors (``theta_0``)
+        are ``anchors (n, d)``: O(n d) (O(32 n d) for the AR(1) processes)."""
+        rows = jnp.asarray(rows, jnp.int32)
+        anchors = jnp.asarray(anchors, jnp.float32)
+        return jnp.asarray(self._lazy_rows(pop, params, rows, anchors), jnp.float32)
+
     # Subclass hooks ------------------------------------------------------------------
     def _init_extra(self, key: Array, theta0: Array, params: Any) -> Array:
         return jnp.zeros(_NO_EXTRA, jnp.float32)
+
+    def _lazy_memory(self, num_rows: int, dim: int) -> tuple[Array, Array]:
+        return jnp.zeros((0, dim), jnp.float32), jnp.zeros((0,), jnp.int32)
+
+    def _lazy_shared(self, key: Array, dim: int, params: Any) -> Array:
+        return jnp.zeros(_NO_EXTRA, jnp.float32)
+
+    def _lazy_step(self, key, pop: Population, params, row, theta_row, target, weight):
+        """Return the population after step ``pop.t`` (already incremented)."""
+        return pop
+
+    def _lazy_rows(self, pop: Population, params, rows, anchors):
+        """Return the values ``(n, d)`` of ``rows`` at step ``pop.t``."""
+        raise NotImplementedError
 
     def _next(self, key, state: DriftState, params, consumption, t):
         """Return ``(theta, change_point, extra)`` of step ``t`` (1-based)."""
@@ -261,9 +417,13 @@ class Stationary(Drift):
 
     params_type: ClassVar[type] = StationaryParams
     row_local: ClassVar[bool] = True
+    lazy: ClassVar[bool] = True
 
     def _next(self, key, state, params, consumption, t):
         return state.theta, _no_change(), state.extra
+
+    def _lazy_rows(self, pop, params, rows, anchors):
+        return anchors
 
 
 @flax.struct.dataclass
@@ -283,10 +443,15 @@ class RandomWalk(Drift):
     """
 
     params_type: ClassVar[type] = RandomWalkParams
+    lazy: ClassVar[bool] = True
 
     def _next(self, key, state, params, consumption, t):
         noise = jax.random.normal(key, state.theta.shape, jnp.float32)
         return state.theta + params.rate * noise, _no_change(), state.extra
+
+    def _lazy_rows(self, pop, params, rows, anchors):
+        # theta_t = theta_0 + rate * (z_1 + ... + z_t): the AR(1) path with a = 1
+        return anchors + params.rate * _row_paths(pop, rows, anchors.shape[-1], 0.0)
 
 
 @flax.struct.dataclass
@@ -308,12 +473,18 @@ class MeanReverting(Drift):
     """
 
     params_type: ClassVar[type] = MeanRevertingParams
+    lazy: ClassVar[bool] = True
 
     def _next(self, key, state, params, consumption, t):
         noise = jax.random.normal(key, state.theta.shape, jnp.float32)
         gap = state.theta - state.anchor
         theta = state.anchor + (1.0 - params.reversion) * gap + params.rate * noise
         return theta, _no_change(), state.extra
+
+    def _lazy_rows(self, pop, params, rows, anchors):
+        # theta_t - theta_0 = rate * Y_t, Y_t = (1 - reversion) Y_{t-1} + z_t, Y_0 = 0
+        paths = _row_paths(pop, rows, anchors.shape[-1], params.reversion)
+        return anchors + params.rate * paths
 
 
 @flax.struct.dataclass
@@ -353,6 +524,7 @@ class Abrupt(Drift):
 
     redraw: str = "gaussian"
     params_type: ClassVar[type] = AbruptParams
+    lazy: ClassVar[bool] = True
 
     def __post_init__(self):
         require(
@@ -376,6 +548,33 @@ class Abrupt(Drift):
             fresh = -state.theta
         return jnp.where(change, fresh, state.theta), change, state.extra
 
+    @property
+    def needs_anchor_rms(self) -> bool:
+        return self.redraw == "gaussian"
+
+    def _lazy_step(self, key, pop, params, row, theta_row, target, weight):
+        # the change times are population-wide: the same draws as the eager step
+        key_when, _ = jax.random.split(key)
+        period = jnp.round(params.period).astype(jnp.int32)
+        scheduled = (period > 0) & (jnp.mod(pop.t, jnp.maximum(period, 1)) == 0)
+        change = scheduled | (jax.random.uniform(key_when) < params.hazard)
+        return pop._replace(change_point=change, changes=pop.changes + change.astype(jnp.int32))
+
+    def _lazy_rows(self, pop, params, rows, anchors):
+        n = pop.changes
+        if self.redraw == "negate":  # n sign flips of theta_0
+            return jnp.where(jnp.mod(n, 2) == 1, -anchors, anchors)
+        # after >= 1 change a row holds draw number n, whatever it held before: one key
+        # per change, one per row, so every reader of row u after change n sees the same
+        key_change = jax.random.fold_in(pop.key, n)
+        keys = jax.vmap(jax.random.fold_in, in_axes=(None, 0))(key_change, rows)
+        shape = anchors.shape[-1:]
+        if self.redraw == "gaussian":
+            fresh = pop.scale * jax.vmap(lambda k: jax.random.normal(k, shape, jnp.float32))(keys)
+        else:
+            fresh = jax.vmap(lambda k: jax.random.uniform(k, shape, jnp.float32))(keys)
+        return jnp.where(n > 0, fresh, anchors)
+
 
 @flax.struct.dataclass
 class PeriodicParams:
@@ -394,6 +593,7 @@ class Periodic(Drift):
     """
 
     params_type: ClassVar[type] = PeriodicParams
+    lazy: ClassVar[bool] = True
 
     def _init_extra(self, key, theta0, params):
         return jax.random.uniform(key, theta0.shape, jnp.float32, 0.0, 2.0 * math.pi)
@@ -403,6 +603,14 @@ class Periodic(Drift):
         phase = state.extra
         wave = jnp.sin(2.0 * math.pi * cycle + phase) - jnp.sin(phase)
         return state.anchor + params.amplitude * wave, _no_change(), state.extra
+
+    def _lazy_rows(self, pop, params, rows, anchors):
+        keys = jax.vmap(jax.random.fold_in, in_axes=(None, 0))(pop.key, rows)
+        row_shape = jnp.zeros(anchors.shape[-1:], jnp.float32)  # row u's phases, as in init
+        phase = jax.vmap(self._init_extra, in_axes=(0, None, None))(keys, row_shape, params)
+        cycle = jnp.mod(pop.t.astype(jnp.float32), params.period) / params.period
+        wave = jnp.sin(2.0 * math.pi * cycle + phase) - jnp.sin(phase)
+        return anchors + params.amplitude * wave
 
 
 @flax.struct.dataclass
@@ -428,6 +636,7 @@ class Rotation(Drift):
 
     plane: str = "random"
     params_type: ClassVar[type] = RotationParams
+    lazy: ClassVar[bool] = True
 
     def __post_init__(self):
         require(
@@ -453,6 +662,12 @@ class Rotation(Drift):
     def _next(self, key, state, params, consumption, t):
         angle = params.speed * t.astype(jnp.float32)
         return rotate(state.anchor, state.extra, angle), _no_change(), state.extra
+
+    def _lazy_shared(self, key, dim, params):
+        return self._init_extra(key, jnp.zeros((1, dim), jnp.float32), params)
+
+    def _lazy_rows(self, pop, params, rows, anchors):
+        return rotate(anchors, pop.shared, params.speed * pop.t.astype(jnp.float32))
 
 
 def rotate(x: Array, plane: Array, angle: Array) -> Array:
@@ -492,12 +707,23 @@ class Endogenous(Drift):
 
     params_type: ClassVar[type] = EndogenousParams
     row_local: ClassVar[bool] = True
+    lazy: ClassVar[bool] = True
 
     def _next(self, key, state, params, consumption, t):
         if consumption is None:
             return state.theta, _no_change(), state.extra
         pull = params.rate * consumption.mask * (consumption.target - state.theta)
         return state.theta + pull, _no_change(), state.extra
+
+    def _lazy_memory(self, num_rows, dim):
+        return jnp.zeros((num_rows, dim), jnp.float32), jnp.zeros((num_rows,), jnp.int32)
+
+    def _lazy_step(self, key, pop, params, row, theta_row, target, weight):
+        theta = theta_row + params.rate * weight * (target - theta_row)
+        return pop._replace(rows=pop.rows.at[row].set(theta), since=pop.since.at[row].set(pop.t))
+
+    def _lazy_rows(self, pop, params, rows, anchors):
+        return jnp.where((pop.since[rows] > 0)[:, None], pop.rows[rows], anchors)
 
 
 @flax.struct.dataclass
@@ -518,9 +744,29 @@ class Boredom(Drift):
     """
 
     params_type: ClassVar[type] = BoredomParams
+    lazy: ClassVar[bool] = True
 
     def _init_extra(self, key, theta0, params):
         return jnp.zeros_like(theta0)
+
+    def _lazy_memory(self, num_rows, dim):
+        return jnp.zeros((num_rows, dim), jnp.float32), jnp.zeros((num_rows,), jnp.int32)
+
+    def _satiation(self, pop, params, rows, t):
+        # s_t = (1 - recovery)^{t - tau} s_tau between consumptions (0 for a row never fed)
+        elapsed = (t - pop.since[rows]).astype(jnp.float32)
+        decay = jnp.power(1.0 - params.recovery, elapsed)
+        return decay[..., None] * pop.rows[rows]
+
+    def _lazy_step(self, key, pop, params, row, theta_row, target, weight):
+        before = self._satiation(pop, params, row, pop.t - 1)
+        satiation = (1.0 - params.recovery) * (before + weight * target)
+        return pop._replace(
+            rows=pop.rows.at[row].set(satiation), since=pop.since.at[row].set(pop.t)
+        )
+
+    def _lazy_rows(self, pop, params, rows, anchors):
+        return anchors - params.rate * self._satiation(pop, params, rows, pop.t)
 
     def _next(self, key, state, params, consumption, t):
         satiation = state.extra
@@ -547,9 +793,19 @@ class Rotting(Drift):
 
     params_type: ClassVar[type] = RottingParams
     row_local: ClassVar[bool] = True
+    lazy: ClassVar[bool] = True
 
     def _init_extra(self, key, theta0, params):
         return jnp.zeros_like(theta0)
+
+    def _lazy_memory(self, num_rows, dim):
+        return jnp.zeros((num_rows, 1), jnp.float32), jnp.zeros((0,), jnp.int32)
+
+    def _lazy_step(self, key, pop, params, row, theta_row, target, weight):
+        return pop._replace(rows=pop.rows.at[row].add(weight))
+
+    def _lazy_rows(self, pop, params, rows, anchors):
+        return anchors * jnp.power(1.0 - params.rate, pop.rows[rows])
 
     def _next(self, key, state, params, consumption, t):
         counts = state.extra
@@ -557,6 +813,96 @@ class Rotting(Drift):
             counts = counts + consumption.mask * jnp.ones_like(counts)
         theta = state.anchor * jnp.power(1.0 - params.rate, counts)
         return theta, _no_change(), counts
+
+
+# --------------------------------------------------------------------------------------
+# AR(1) paths as fixed functions of (key, t): a dyadic Gaussian bridge
+# --------------------------------------------------------------------------------------
+
+BRIDGE_LEVELS = 31  # the dyadic tree spans [0, 2^31]: every non-negative int32 step
+
+
+def _ar1_variance(n: Array, reversion: Array) -> Array:
+    """``Var(Y_n) = (1 - a^{2n}) / (1 - a^2)`` for unit innovations, ``a = 1 - r``
+    (``n`` at ``r = 0``, 1 at ``r = 1`` and ``n >= 1``), computed without cancellation."""
+    r = reversion
+    safe = jnp.where(r > 0, r, 1.0)
+    ratio = -jnp.expm1(2.0 * n * jnp.log1p(-safe)) / (safe * (2.0 - safe))
+    return jnp.where(r > 0, ratio, n)
+
+
+def ar1_at(key: Array, t: Array, shape: tuple[int, ...], reversion: Any = 0.0) -> Array:
+    """The value at step ``t`` of ``Y_s = a Y_{s-1} + z_s``, ``Y_0 = 0``, ``z_s ~ N(0, I)``,
+    ``a = 1 - reversion``, as a fixed function of ``(key, t)``: a path of the process that
+    is read lazily, one step at a time or out of order, and never stored.
+
+    ``Y`` is a Gaussian Markov chain, so (Lévy's construction of Brownian motion, for any
+    ``a``) it can be drawn coarse to fine on the dyadic tree over ``[0, H]``, ``H = 2^31``:
+    first ``Y_H ~ N(0, v(H))``, then the midpoint ``m`` of every interval ``[l, l + 2h]``
+    given its ends::
+
+        Y_m | Y_l, Y_{l+2h} ~ N(a^h (Y_l + Y_{l+2h}) / (1 + a^{2h}),  v(h) / (1 + a^{2h}))
+        v(n) = Var(Y_n) = (1 - a^{2n}) / (1 - a^2)     (= n for a = 1)
+
+    (the Gaussian conditioning of ``Y_m`` on ``Y_{l+2h}`` with ``Cov = a^h v(h)`` and
+    ``v(2h) = v(h)(1 + a^{2h})``; for ``a = 1`` the Brownian bridge ``(Y_l + Y_r) / 2 +
+    sqrt(h / 2) z``).  Every node's normal is drawn from ``fold_in(key, node)`` (heap
+    numbering), so ``Y_t`` needs only the ``BRIDGE_LEVELS + 1 = 32`` nodes on the way to
+    ``t``: O(32 * size) work and no state, and the values at all steps have exactly the
+    joint law of the chain (the same path whenever it is read).
+
+    Args:
+      key: the path's key (one per row of a population).
+      t: ``()`` int step in ``[0, 2^31)``.
+      shape: the shape of ``Y`` (e.g. ``(d,)``).
+      reversion: ``r`` in ``[0, 1]`` (traced); 0 is a Gaussian random walk.
+
+    Returns:
+      ``Y_t``, float32 of ``shape`` (exactly 0 at ``t = 0``).
+
+    Example::
+
+        y = jax.vmap(lambda t: ar1_at(key, t, (3,)))(jnp.arange(100))  # one path, 100 steps
+
+    References: P. Lévy (1939) for the midpoint construction; P. Glasserman, *Monte Carlo
+    Methods in Financial Engineering* (2004), §3.1 (Brownian bridge construction).
+    """
+    levels = np.arange(1, BRIDGE_LEVELS + 1)
+    r = jnp.asarray(reversion, jnp.float32)
+    half = jnp.asarray(2.0 ** (BRIDGE_LEVELS - levels), jnp.float32)  # h at each level
+    log_a = jnp.log1p(-jnp.where(r < 1, r, 0.0))
+    a_h = jnp.where(r < 1, jnp.exp(half * log_a), 0.0)  # a^h, 0 when a = 0 (h >= 1)
+    a_2h = a_h * a_h
+    pull = a_h / (1.0 + a_2h)
+    spread = jnp.sqrt(_ar1_variance(half, r) / (1.0 + a_2h))
+    root = jnp.sqrt(_ar1_variance(jnp.float32(2.0**BRIDGE_LEVELS), r))
+
+    step = jnp.asarray(t, jnp.int32).astype(jnp.uint32)
+    shifts = jnp.asarray(BRIDGE_LEVELS + 1 - levels, jnp.uint32)  # interval index at level l
+    first = jnp.asarray(2 ** (levels - 1), jnp.uint32)  # heap number of the level's first node
+    nodes = jnp.concatenate([jnp.zeros((1,), jnp.uint32), first + (step >> shifts)])
+    go_right = ((step >> jnp.asarray(BRIDGE_LEVELS - levels, jnp.uint32)) & 1) == 1
+    keys = jax.vmap(jax.random.fold_in, in_axes=(None, 0))(key, nodes)
+    z = jax.vmap(lambda k: jax.random.normal(k, shape, jnp.float32))(keys)
+
+    def descend(ends, level):  # invariant l <= t < r; ends with r = l + 1, t = l
+        left, right = ends
+        pull_l, spread_l, z_l, go_right_l = level
+        middle = pull_l * (left + right) + spread_l * z_l
+        left = jnp.where(go_right_l, middle, left)
+        right = jnp.where(go_right_l, right, middle)
+        return (left, right), None
+
+    ends = (jnp.zeros(shape, jnp.float32), root * z[0])  # (Y_0 = 0, Y_H)
+    (left, _), _ = jax.lax.scan(descend, ends, (pull, spread, z[1:], go_right))
+    return left
+
+
+def _row_paths(pop: Population, rows: Array, dim: int, reversion: Any) -> Array:
+    """``Y_u(pop.t)`` ``(n, dim)`` of the AR(1) paths of ``rows``: row ``u``'s path is keyed
+    by ``fold_in(pop.key, u)``."""
+    keys = jax.vmap(jax.random.fold_in, in_axes=(None, 0))(pop.key, rows)
+    return jax.vmap(ar1_at, in_axes=(0, None, None, None))(keys, pop.t, (dim,), reversion)
 
 
 # --------------------------------------------------------------------------------------
@@ -630,10 +976,12 @@ __all__ = [
     "Endogenous",
     "MeanReverting",
     "Periodic",
+    "Population",
     "RandomWalk",
     "Rotation",
     "Rotting",
     "Stationary",
+    "ar1_at",
     "as_consumption",
     "attach",
     "build",

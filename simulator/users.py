@@ -3,6 +3,12 @@
 The main showcase environment of driftsim: each round one user arrives, the agent picks one
 of ``K`` candidate items and the user clicks with a logistic probability; the users'
 preferences drift under any drift process of :mod:`simulator.drift`.
+
+Users scale like items: nothing of size ``U x d`` or ``N x d`` is drawn or stored.  User
+``u``'s initial taste and item ``n``'s vector are fixed functions of the run's key and the
+id, drawn when needed, and a user's preference is brought up to date only when the user
+arrives, from the drift's lazy form (:meth:`simulator.drift.Drift.population_rows`), which
+has exactly the law of moving every user every step.
 """
 
 from __future__ import annotations
@@ -17,7 +23,6 @@ import numpy as np
 
 from simulator import capabilities
 from simulator import drift as drift_lib
-from simulator.drift import DriftState
 from simulator.params import ConfigError, data_field, knob
 from simulator.sampling import from_cdf, without_replacement, zipf_cdf
 from simulator.types import Context, Environment, EnvSpec, make_oracle, make_timestep, require
@@ -26,25 +31,45 @@ Array = jax.Array
 
 ARRIVALS = ("uniform", "zipf")
 USER_FEATURES = ("initial", "current")
+#: A run keeps its catalog (drawn at reset, the same vectors as on demand) when it holds at
+#: most this many floats (256 KiB) or is shown whole: a gather is cheaper than K draws.
+KEEP_CATALOG = 1 << 16
 
 
 class UsersState(NamedTuple):
     """State of :class:`DriftingUsers`.
 
+    Read preferences and items through :meth:`DriftingUsers.current_preferences`,
+    :meth:`~DriftingUsers.initial_preferences` and :meth:`~DriftingUsers.item_vectors`.
+
     Attributes:
-      prefs: drift state of the preferences; ``prefs.theta (U, d)`` the current ones,
-        ``prefs.anchor (U, d)`` the initial ones (the users' recorded profiles).
-      items: ``(N, d)`` latent item vectors.
+      prefs: the drift of the preferences: a lazy :class:`~simulator.drift.Population`
+        (every registered process; O(1) for exogenous drift, one memory row per user for
+        the consumption-driven ones), or, for a process without a lazy form (a plugin's),
+        the eager :class:`~simulator.drift.DriftState` of all ``(U, d)`` preferences.
+      people: typed key: user ``u``'s own taste is drawn from ``fold_in(people, u)``.
+      common: ``(d,)`` the taste component shared by every user (``c`` below).
+      catalog: typed key: item ``n``'s vector is drawn from ``fold_in(catalog, n)``.
+      items: ``(N, d)`` the run's catalog, kept when it is not given in ``params.items``
+        and is small (``N d <= KEEP_CATALOG``) or shown whole (``K = N``); ``(0, d)``
+        otherwise (drawn on demand).
       arrival_cdf: ``(U,)`` cumulative arrival law (``(0,)`` for uniform arrivals).
       user: ``()`` int32, the user of the current context.
       candidates: ``(K,)`` int32 catalog indices of the current candidates.
+      pref: ``(d,)`` the current preference of ``user``.
+      profile: ``(d,)`` the initial preference of ``user`` (the recorded profile).
     """
 
-    prefs: DriftState
+    prefs: Any
+    people: Array
+    common: Array
+    catalog: Array
     items: Array
     arrival_cdf: Array
     user: Array
     candidates: Array
+    pref: Array
+    profile: Array
 
 
 @flax.struct.dataclass
@@ -76,7 +101,11 @@ class DriftingUsers(Environment):
         u_i = sqrt(w) c + sqrt(1 - w) e_i,  c, e_i ~ N(0, I / sqrt(d))   (U users)
 
     so ``u . v`` has variance about 1 and ``w = shared_taste`` is the share of taste common
-    to the whole population (``w = 1``: one user; ``w = 0``: independent users).  Each
+    to the whole population (``w = 1``: one user; ``w = 0``: independent users).  They are
+    drawn on demand: ``v_n`` from the run's key folded with ``n`` when item ``n`` is a
+    candidate, ``e_i`` from the run's key folded with ``i`` when user ``i`` arrives, so no
+    ``(N, d)`` or ``(U, d)`` array exists (``population_seed`` draws the users from a fixed
+    key instead: the same population in every run).  Each
     round user ``i_t`` arrives (uniformly, or by a Zipf law ``P(i) ∝ (i + 1)^{-s}``), ``K``
     distinct candidates are drawn from the catalog (the whole catalog, in catalog order,
     when ``K = N``), the agent picks candidate ``a`` and the user clicks::
@@ -85,7 +114,11 @@ class DriftingUsers(Environment):
 
     then the preferences ``(U, d)`` drift under ``drift``; endogenous processes see the
     consumption "user ``i_t`` consumed ``v_a``" only when clicked (so ``endogenous`` pulls
-    ``u_{i_t}`` toward ``v_a``).
+    ``u_{i_t}`` toward ``v_a``).  The drift is evaluated lazily: the arriving user's
+    preference is computed at their arrival from the drift's lazy form, exactly in law
+    (jointly over users and time) the process that moves all ``U`` users every step; the
+    exogenous processes' randomness comes from the environment key only, so every agent
+    meets the same preferences at the same time for a seed (:mod:`simulator.drift`).
 
     What the agent sees: ``Context.features`` the user's observed features: the first
     ``observed_dims`` entries of the user's preference (``user_features="initial"``: the
@@ -99,11 +132,17 @@ class DriftingUsers(Environment):
     ``Context.item_ids`` give the user's id and the candidates' catalog ids (``EnvSpec``'s
     ``num_users`` and ``num_items`` are U and N), for id-embedding agents (``two_tower``).
 
-    Cost per round: O(K d) for the clicks and the observation, O(N) to draw ``K < N``
-    candidates, O(log U) for a Zipf arrival, plus the drift: O(1) stationary, O(d) for the
-    row-local endogenous and rotting processes (only the arriving user changes), O(U d)
-    for processes that move every user (random walk, mean reverting, abrupt, periodic,
-    rotation, boredom's recovery).
+    Cost per round, independent of U and N: O(K d) for the clicks, the observation and the
+    candidates' vectors, O(K^2) (K <= 64) or O(K log K) to draw ``K`` candidates
+    (:func:`simulator.sampling.without_replacement`), O(log U) for a Zipf arrival, and
+    O(d) for the arriving user's preference (O(32 d) for the random walk and the
+    mean-reverting process, whose paths are read through a Gaussian bridge).  State per
+    run: O(d) for the exogenous processes; ``(U, d)`` for endogenous and boredom and
+    ``(U,)`` for rotting, which remember what each user consumed; ``(U,)`` for a Zipf
+    arrival law; a small catalog (``N d <= 65536``) or one shown whole is kept per run
+    (the same vectors as on demand; a gather beats ``K`` draws).  Reset: O(1), except
+    O(U d) work (no memory) to take the population's ``rms`` for the abrupt ``gaussian``
+    redraw, and O(N d) for a kept catalog.
 
     Args:
       num_users: U.
@@ -118,6 +157,10 @@ class DriftingUsers(Environment):
       catalog_seed: draw the item vectors once from ``key(catalog_seed)`` into
         ``params.items`` (a data field: one copy shared by every point and seed, and kept
         out of the per-run state); None draws a catalog per run.
+      population_seed: draw the users' initial tastes from ``key(population_seed)``
+        instead of the run's key: one population for every run (seed and point), still
+        drawn on demand, so nothing is stored and ``shared_taste`` stays a traced knob;
+        None draws a population per run.  ``params.users``, when given, wins.
 
     Example::
 
@@ -139,6 +182,7 @@ class DriftingUsers(Environment):
     drift: str = "stationary"
     drift_options: Any = ()
     catalog_seed: int | None = None
+    population_seed: int | None = None
 
     def __post_init__(self):
         for name in ("num_users", "num_items", "num_candidates", "dim"):
@@ -167,16 +211,25 @@ class DriftingUsers(Environment):
             f"env.user_features = {self.user_features!r}: must be one of "
             f"{', '.join(USER_FEATURES)}",
         )
-        require(
-            self.catalog_seed is None
-            or (
-                isinstance(self.catalog_seed, int)
-                and not isinstance(self.catalog_seed, bool)
-                and self.catalog_seed >= 0
-            ),
-            f"env.catalog_seed = {self.catalog_seed!r}: must be None or an integer >= 0",
-        )
+        for name in ("catalog_seed", "population_seed"):
+            value = getattr(self, name)
+            require(
+                value is None
+                or (isinstance(value, int) and not isinstance(value, bool) and value >= 0),
+                f"env.{name} = {value!r}: must be None or an integer >= 0",
+            )
         drift_lib.attach(self)
+
+    @property
+    def _keeps_catalog(self) -> bool:
+        small = self.num_items * self.dim <= KEEP_CATALOG
+        return small or self.num_candidates == self.num_items
+
+    @property
+    def lazy(self) -> bool:
+        """Whether the preferences are evaluated lazily (every registered drift process);
+        False only for a process without a lazy form, which moves all ``(U, d)``."""
+        return bool(self.drift_process.lazy)
 
     @property
     def num_observed(self) -> int:
@@ -216,28 +269,81 @@ class DriftingUsers(Environment):
             raise ConfigError(f"env.{name} has shape {tuple(array.shape)}: must be {shape}")
         return array
 
-    def _items(self, state: UsersState, params) -> Array:
-        """The catalog: ``params.items`` (held once, shared) when given, else the run's."""
-        if params.items is not None:
-            return jnp.asarray(params.items, jnp.float32)
-        return state.items
+    def _std(self) -> float:
+        return self.dim**-0.25  # variance 1 / sqrt(d) per entry
 
-    def _latents(self, key: Array, params) -> tuple[Array, Array]:
-        key_common, key_users, key_items = jax.random.split(key, 3)
-        std = self.dim**-0.25  # variance 1 / sqrt(d) per entry
-        if params.items is None:
-            items = std * jax.random.normal(key_items, (self.num_items, self.dim), jnp.float32)
-        else:
-            self._data(params.items, (self.num_items, self.dim), "items")  # check the shape
-            items = jnp.zeros((0, self.dim), jnp.float32)  # read from params, not the state
-        if params.users is None:
-            common = std * jax.random.normal(key_common, (self.dim,), jnp.float32)
-            own = std * jax.random.normal(key_users, (self.num_users, self.dim), jnp.float32)
-            w = params.shared_taste
-            users = jnp.sqrt(w) * common + jnp.sqrt(1.0 - w) * own
-        else:
+    def _draw_rows(self, key: Array, ids: Array) -> Array:
+        """``std * N(0, I)`` rows ``(n, d)`` drawn from ``fold_in(key, id)`` for ids ``(n,)``."""
+        keys = jax.vmap(jax.random.fold_in, in_axes=(None, 0))(key, ids)
+        draw = jax.vmap(lambda k: jax.random.normal(k, (self.dim,), jnp.float32))
+        return self._std() * draw(keys)
+
+    def _anchors(self, people: Array, common: Array, params, ids: Array) -> Array:
+        """Initial preferences ``(n, d)`` of users ``ids (n,)``."""
+        if params.users is not None:
             users = self._data(params.users, (self.num_users, self.dim), "users")
-        return users, items
+            return users[ids]
+        w = params.shared_taste
+        return jnp.sqrt(w) * common + jnp.sqrt(1.0 - w) * self._draw_rows(people, ids)
+
+    def _anchor_rms(self, people: Array, common: Array, params) -> Array:
+        """``sqrt(mean(u_i^2))`` over the whole population, block by block (O(U d) work,
+        O(d) memory): the scale of the abrupt ``gaussian`` redraw."""
+        if params.users is not None:
+            users = self._data(params.users, (self.num_users, self.dim), "users")
+            return jnp.sqrt(jnp.mean(jnp.square(users)))
+        block = min(self.num_users, 4096)
+        num_blocks = -(-self.num_users // block)
+
+        def add(i, total):
+            ids = i * block + jnp.arange(block, dtype=jnp.int32)
+            rows = self._anchors(people, common, params, jnp.minimum(ids, self.num_users - 1))
+            inside = (ids < self.num_users)[:, None]
+            return total + jnp.sum(jnp.where(inside, jnp.square(rows), 0.0))
+
+        total = jax.lax.fori_loop(0, num_blocks, add, jnp.zeros((), jnp.float32))
+        return jnp.sqrt(total / (self.num_users * self.dim))
+
+    def _rows(self, fn, ids) -> Array:
+        """``fn(flat ids (n,)) -> (n, d)`` for ids of any shape: ``ids.shape + (d,)``."""
+        ids = jnp.asarray(ids, jnp.int32)
+        return fn(ids.reshape(-1)).reshape(ids.shape + (self.dim,))
+
+    def initial_preferences(self, state: UsersState, params, user_ids) -> Array:
+        """The initial preferences ``u_i`` (recorded profiles) of ``user_ids`` (any shape),
+        ``user_ids.shape + (d,)``; O(d) per user."""
+        if not self.lazy:
+            return self._rows(lambda ids: state.prefs.anchor[ids], user_ids)
+        return self._rows(
+            lambda ids: self._anchors(state.people, state.common, params, ids), user_ids
+        )
+
+    def current_preferences(self, state: UsersState, params, user_ids) -> Array:
+        """The preferences ``u_i(t)`` of ``user_ids`` (any shape) at the state's step ``t``
+        (the round of ``state``'s context), ``user_ids.shape + (d,)``.
+
+        Lazy: O(d) per user (O(32 d) for the random walk and mean reversion), the very
+        values those users would meet if they arrived now (a metric may read a fixed
+        subsample of users every step).
+        """
+        if not self.lazy:
+            return self._rows(lambda ids: state.prefs.theta[ids], user_ids)
+
+        def current(ids):
+            anchors = self._anchors(state.people, state.common, params, ids)
+            return self.drift_process.population_rows(state.prefs, params.drift, ids, anchors)
+
+        return self._rows(current, user_ids)
+
+    def item_vectors(self, state: UsersState, params, item_ids) -> Array:
+        """The latent vectors ``v_n`` of ``item_ids`` (any shape), ``item_ids.shape + (d,)``:
+        ``params.items`` when given, else the run's catalog (drawn on demand)."""
+        if params.items is not None:
+            items = jnp.asarray(params.items, jnp.float32)
+            return self._rows(lambda ids: items[ids], item_ids)
+        if state.items.shape[0] == self.num_items:
+            return self._rows(lambda ids: state.items[ids], item_ids)
+        return self._rows(lambda ids: self._draw_rows(state.catalog, ids), item_ids)
 
     def click_probability(self, prefs: Array, items: Array, params) -> Array:
         """``sigmoid(scale * items @ prefs + bias)`` for items ``(..., d)`` and prefs ``(d,)``."""
@@ -252,49 +358,93 @@ class DriftingUsers(Environment):
         candidates = without_replacement(key_candidates, self.num_items, self.num_candidates)
         return user, candidates
 
+    def _meet(self, state: UsersState, params, first: bool = False) -> UsersState:
+        """Fill in the arriving user's initial and current preference (``first``: at
+        reset, where every drift process is still at its anchor)."""
+        if not self.lazy:
+            return state._replace(
+                pref=state.prefs.theta[state.user], profile=state.prefs.anchor[state.user]
+            )
+        ids = state.user[None]
+        profile = self._anchors(state.people, state.common, params, ids)
+        if first:
+            return state._replace(pref=profile[0], profile=profile[0])
+        pref = self.drift_process.population_rows(state.prefs, params.drift, ids, profile)
+        return state._replace(pref=pref[0], profile=profile[0])
+
     def _timestep(self, key: Array, state: UsersState, reward, params):
         m = self.num_observed
         key_user, key_items = jax.random.split(key)
-        if self.user_features == "initial":
-            profile = state.prefs.anchor[state.user]
-        else:
-            profile = state.prefs.theta[state.user]
-        candidate_items = self._items(state, params)[state.candidates]
+        profile = state.profile if self.user_features == "initial" else state.pref
+        candidate_items = self.item_vectors(state, params, state.candidates)
         noise = params.feature_noise
         features = profile[:m] + noise * jax.random.normal(key_user, (m,), jnp.float32)
         arm_features = candidate_items[:, :m] + noise * jax.random.normal(
             key_items, (self.num_candidates, m), jnp.float32
         )
-        prefs = state.prefs.theta[state.user]
         oracle = make_oracle(
-            self.click_probability(prefs, candidate_items, params),
+            self.click_probability(state.pref, candidate_items, params),
             change_point=state.prefs.change_point,
-            true_param=prefs,
+            true_param=state.pref,
         )
         context = Context(features, arm_features, user_id=state.user, item_ids=state.candidates)
         return make_timestep(context, reward, oracle)
 
     # contract ------------------------------------------------------------------------
     def reset(self, key, params):
-        key_latent, key_drift, key_arrive, key_observe = jax.random.split(key, 4)
-        users, items = self._latents(key_latent, params)
-        prefs = self.drift_process.init(key_drift, users, params.drift)
+        if not jnp.issubdtype(key.dtype, jax.dtypes.prng_key):
+            key = jax.random.wrap_key_data(key)  # a raw uint32 key (jax.random.PRNGKey)
+        key_people, key_items, key_drift, key_arrive, key_observe = jax.random.split(key, 5)
+        if self.population_seed is not None:  # the same population in every run
+            key_people = jax.random.key(self.population_seed, impl=jax.random.key_impl(key))
+        key_common, people = jax.random.split(key_people)
+        common = self._std() * jax.random.normal(key_common, (self.dim,), jnp.float32)
+        if params.items is not None:
+            self._data(params.items, (self.num_items, self.dim), "items")  # check the shape
+        if params.users is not None:
+            self._data(params.users, (self.num_users, self.dim), "users")
+        items = jnp.zeros((0, self.dim), jnp.float32)
+        if params.items is None and self._keeps_catalog:
+            items = self._draw_rows(key_items, jnp.arange(self.num_items, dtype=jnp.int32))
+        drift = self.drift_process
+        if self.lazy:
+            rms = None
+            if drift.needs_anchor_rms:
+                rms = self._anchor_rms(people, common, params)
+            prefs = drift.population_init(
+                key_drift, params.drift, self.num_users, self.dim, anchor_rms=rms
+            )
+        else:  # a process without a lazy form moves every user: materialise them
+            users = self._anchors(
+                people, common, params, jnp.arange(self.num_users, dtype=jnp.int32)
+            )
+            prefs = drift.init(key_drift, users, params.drift)
         if self.arrival == "zipf":
             arrival_cdf = zipf_cdf(self.num_users, params.zipf_exponent)
         else:
             arrival_cdf = jnp.zeros((0,), jnp.float32)
         user, candidates = self._arrive(key_arrive, arrival_cdf)
-        state = UsersState(prefs, items, arrival_cdf, user, candidates)
+        empty = jnp.zeros((self.dim,), jnp.float32)
+        state = UsersState(
+            prefs, people, common, key_items, items, arrival_cdf, user, candidates, empty, empty
+        )
+        state = self._meet(state, params, first=True)
         return state, self._timestep(key_observe, state, 0.0, params)
 
     def step(self, key, state, action, params):
         key_click, key_drift, key_arrive, key_observe = jax.random.split(key, 4)
-        item = self._items(state, params)[state.candidates[action]]
-        p_click = self.click_probability(state.prefs.theta[state.user], item, params)
+        item = self.item_vectors(state, params, state.candidates[action])
+        p_click = self.click_probability(state.pref, item, params)
         click = (jax.random.uniform(key_click, (), jnp.float32) < p_click).astype(jnp.float32)
-        prefs = self.drift_process.step_row(
-            key_drift, state.prefs, params.drift, state.user, item, click
-        )
+        drift = self.drift_process
+        if self.lazy:
+            prefs = drift.population_step(
+                key_drift, state.prefs, params.drift, state.user, state.pref, item, click
+            )
+        else:
+            prefs = drift.step_row(key_drift, state.prefs, params.drift, state.user, item, click)
         user, candidates = self._arrive(key_arrive, state.arrival_cdf)
-        next_state = UsersState(prefs, state.items, state.arrival_cdf, user, candidates)
+        next_state = self._meet(
+            state._replace(prefs=prefs, user=user, candidates=candidates), params
+        )
         return next_state, self._timestep(key_observe, next_state, click, params)

@@ -39,6 +39,20 @@ def with_drift(params, **knobs):
     return params.replace(drift=params.drift.replace(**knobs))
 
 
+def user_prefs(env, params, states, current=True):
+    """Every user's preference ``(rounds, U, d)`` in stacked ``drifting_users`` states
+    (``current=False``: the initial ones), read lazily through the environment."""
+    read = env.current_preferences if current else env.initial_preferences
+    users = jnp.arange(env.num_users)
+    return np.asarray(jax.jit(jax.vmap(lambda s: read(s, params, users)))(states))
+
+
+def catalog(env, params, states):
+    """The catalog ``(N, d)`` of the run of stacked ``drifting_users`` states."""
+    first = jax.tree.map(lambda x: x[0], states)
+    return np.asarray(env.item_vectors(first, params, jnp.arange(env.num_items)))
+
+
 # ---------------------------------------------------------------------------- contextual
 
 
@@ -160,9 +174,9 @@ def test_drifting_users_oracle_observation_and_clicks():
     actions = jnp.asarray(np.random.default_rng(1).integers(0, 5, 300), jnp.int32)
     key = jax.random.key(4)
     states, steps = jax.jit(lambda: rollout(env, params, key, actions))()
-    prefs = np.asarray(states.prefs.theta)
-    profiles = np.asarray(states.prefs.anchor[0])
-    items = np.asarray(states.items[0])
+    prefs = user_prefs(env, params, states)
+    profiles = user_prefs(env, params, states, current=False)[0]
+    items = catalog(env, params, states)
     users = np.asarray(states.user)
     cands = np.asarray(states.candidates)
     T = np.arange(301)
@@ -173,9 +187,14 @@ def test_drifting_users_oracle_observation_and_clicks():
         sigmoid(2.0 * np.einsum("tkd,td->tk", cand_items, current) - 2.0),
         rtol=1e-5,
     )
-    np.testing.assert_array_equal(np.asarray(steps.oracle.true_param), current)
-    np.testing.assert_array_equal(np.asarray(steps.context.features), profiles[users][:, :3])
-    np.testing.assert_array_equal(np.asarray(steps.context.arm_features), cand_items[..., :3])
+    # read back by another program (all users at once): equal up to float32 rounding
+    np.testing.assert_allclose(np.asarray(steps.oracle.true_param), current, atol=1e-6)
+    np.testing.assert_allclose(
+        np.asarray(steps.context.features), profiles[users][:, :3], atol=1e-6
+    )
+    np.testing.assert_allclose(
+        np.asarray(steps.context.arm_features), cand_items[..., :3], atol=1e-6
+    )
     assert all(len(set(c)) == 5 for c in cands)
     # click_t = 1[u_t < p(user_t, chosen item)], u_t from the step key's first split
     u = np.asarray(
@@ -206,21 +225,21 @@ def test_drifting_users_common_random_numbers_and_zero_drift():
     s1, t1 = run(params, a1)
     s2, t2 = run(params, a2)
     # same env key: the same users, candidates and drift whatever the agent did
-    np.testing.assert_array_equal(np.asarray(s1.prefs.theta), np.asarray(s2.prefs.theta))
+    prefs = user_prefs(env, params, s1)
+    np.testing.assert_array_equal(prefs, user_prefs(env, params, s2))
     np.testing.assert_array_equal(np.asarray(s1.user), np.asarray(s2.user))
     np.testing.assert_array_equal(
         np.asarray(t1.oracle.expected_reward), np.asarray(t2.oracle.expected_reward)
     )
     assert not np.array_equal(np.asarray(t1.reward), np.asarray(t2.reward))
-    assert np.std(np.diff(np.asarray(s1.prefs.theta), axis=0)) == pytest.approx(0.01, rel=0.05)
+    assert np.std(np.diff(prefs, axis=0)) == pytest.approx(0.01, rel=0.05)
     # latent scale: item entries ~ N(0, 1/sqrt(d)), 40 x 8 of them (s.e. of the variance 8%)
-    assert np.var(np.asarray(s1.items[0])) == pytest.approx(8**-0.5, rel=0.3)
+    assert np.var(catalog(env, params, s1)) == pytest.approx(8**-0.5, rel=0.3)
     # rate 0: preferences never move
-    s0, _ = run(with_drift(params, rate=0.0), a2)
-    np.testing.assert_array_equal(
-        np.asarray(s0.prefs.theta),
-        np.broadcast_to(np.asarray(s0.prefs.theta[0]), s0.prefs.theta.shape),
-    )
+    zero = with_drift(params, rate=0.0)
+    s0, _ = run(zero, a2)
+    still = user_prefs(env, zero, s0)
+    np.testing.assert_array_equal(still, np.broadcast_to(still[0], still.shape))
 
 
 def test_drifting_users_whole_catalog_shared_taste_and_noise():
@@ -237,9 +256,9 @@ def test_drifting_users_whole_catalog_shared_taste_and_noise():
         lambda: rollout(env, params, jax.random.key(6), jnp.zeros((50,), jnp.int32))
     )()
     np.testing.assert_array_equal(np.asarray(states.candidates), np.tile(np.arange(6), (51, 1)))
-    users = np.asarray(states.prefs.theta[0])
+    users = user_prefs(env, params, states)[0]
     np.testing.assert_allclose(users, np.broadcast_to(users[0], users.shape), atol=1e-6)
-    noise = np.asarray(steps.context.arm_features) - np.asarray(states.items[0])[None]
+    noise = np.asarray(steps.context.arm_features) - catalog(env, params, states)[None]
     assert np.std(noise) == pytest.approx(0.1, rel=0.1)
 
 
