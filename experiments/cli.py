@@ -265,7 +265,8 @@ def _number(value: Any, spec: str = ".4g") -> str:
 def _summary_columns(results) -> list[tuple[str, str, str]]:
     """``(header, summary column, format)`` of the metrics that apply to the environment
     (``config["capabilities"]["env"]``): an agent that predicts a number (regression and
-    classification streams) has a loss, not a reward or a share of optimal actions."""
+    classification streams) has a loss, not a reward or a share of optimal actions; a
+    slate adds its mean recall@k and NDCG@k."""
     spec = ((getattr(results, "config", None) or {}).get("capabilities") or {}).get("env") or {}
     rows = results.summary
     if spec.get("action") == "prediction":
@@ -276,6 +277,12 @@ def _summary_columns(results) -> list[tuple[str, str, str]]:
             ("ctr" if click else "reward", "avg_reward", ".4g"),
             ("%opt", "pct_optimal", ".1f"),
         ]
+        if spec.get("action") == "slate":  # ranking metrics of the slates, time-averaged
+            k = spec.get("slate_size")
+            columns += [
+                (f"recall@{k}", "avg_recall", ".3f"),
+                (f"ndcg@{k}", "avg_ndcg", ".3f"),
+            ]
     return [c for c in columns if rows and c[1] in rows[0]]
 
 

@@ -173,8 +173,9 @@ def best_value(click_chain: ClickChain, w: Array) -> Array:
     return expected_clicks(click_chain, largest(w, len(click_chain.examination))[0])
 
 
-def sample(click_chain: ClickChain, key: Array, w: Array, slate: Array) -> PositionFeedback:
-    """One user's clicks on ``slate (k,)`` given every arm's attraction ``w (L,)``.
+def sample(click_chain: ClickChain, key: Array, w_slate: Array, arms: Array) -> PositionFeedback:
+    """One user's clicks on a slate, given its arms' attractions ``w_slate (k,)`` in position
+    order and their ids ``arms (k,)`` (which key each arm's attraction draw).
 
     Arm ``a``'s attraction ``V`` is decided by its own uniform, drawn from
     ``fold_in(key, a)`` (the same for every slate that shows ``a``: common random numbers
@@ -185,10 +186,10 @@ def sample(click_chain: ClickChain, key: Array, w: Array, slate: Array) -> Posit
       The :class:`~simulator.types.PositionFeedback`: clicks and the observed positions.
     """
     key_attract, key_examine, key_continue = jax.random.split(key, 3)
-    w = jnp.asarray(w, jnp.float32)
-    k = slate.shape[0]
+    w_slate = jnp.asarray(w_slate, jnp.float32)
+    k = arms.shape[0]
     uniforms = jax.vmap(lambda arm: jax.random.uniform(jax.random.fold_in(key_attract, arm)))
-    attracted = uniforms(slate) < w[slate]
+    attracted = uniforms(arms) < w_slate
     if click_chain.model == PBM:
         kappa = jnp.asarray(click_chain.examination, jnp.float32)
         examined = jax.random.uniform(key_examine, (k,), jnp.float32) < kappa

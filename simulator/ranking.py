@@ -252,7 +252,8 @@ class RankingBandit(Environment):
     def step(self, key, state, action, params):
         key_click, key_drift = jax.random.split(key)
         slate = jnp.asarray(action, jnp.int32)
-        positions = click_models.sample(self.click_chain, key_click, self.attractions(state), slate)
+        w = self.attractions(state)
+        positions = click_models.sample(self.click_chain, key_click, w[slate], slate)
         clicked = jnp.any(positions.clicks > 0)
         consumed = slate[jnp.argmax(positions.clicks)]
         weight = clicked.astype(jnp.float32)
@@ -272,25 +273,33 @@ class RankingBandit(Environment):
         return state, self._timestep(state, reward, positions)
 
     def log(self, timestep, action, next_timestep):
-        """Reward (clicks), regret against the best slate ``max_A f(A, w) - f(A_t, w)``,
-        optimality (``f(A_t, w)`` within 1e-6 of the best) under the click model, the
-        ranking metrics and the clicks by position (see the class docstring)."""
-        w = timestep.oracle.expected_reward
-        num_relevant = 2 * self.slate_size if self.num_relevant is None else self.num_relevant
-        num_relevant = min(num_relevant, self.num_arms)
-        tops = click_models.largest(w, max(num_relevant, self.slate_size))[0]
-        chosen = click_models.expected_clicks(self.click_chain, w[action])
-        best = click_models.expected_clicks(self.click_chain, tops[: self.slate_size])
-        regret = best - chosen
-        metrics = ranking_metrics(w, action, num_relevant, tops)
-        clicks = next_timestep.positions.clicks
-        return slate_log_type(self.slate_size)(
-            jnp.asarray(next_timestep.reward, jnp.float32),
-            regret.astype(jnp.float32),
-            (regret <= 1e-6).astype(jnp.float32),
-            *metrics,
-            *(clicks[j] for j in range(self.slate_size)),
-        )
+        """Reward (clicks), regret against the best slate, the ranking metrics and the
+        clicks by position (:func:`slate_log`)."""
+        return slate_log(self.click_chain, self.num_relevant, timestep, action, next_timestep)
+
+
+def slate_log(click_chain, num_relevant: int | None, timestep, action, next_timestep):
+    """The per-step log of a slate ``action (k,)`` shown on ``timestep``: reward (clicks),
+    regret against the best slate ``max_A f(A, w) - f(A_t, w)`` and optimality (``f(A_t, w)``
+    within 1e-6 of the best) under ``click_chain``, with ``w = oracle.expected_reward`` the
+    candidates' attractions, the :class:`RankingMetrics` against ``w`` (``num_relevant``
+    None: ``2 k``) and the clicks by position (:func:`slate_log_type`)."""
+    w = timestep.oracle.expected_reward
+    k = action.shape[0]
+    num_relevant = min(2 * k if num_relevant is None else num_relevant, w.shape[0])
+    tops = click_models.largest(w, max(num_relevant, k))[0]
+    chosen = click_models.expected_clicks(click_chain, w[action])
+    best = click_models.expected_clicks(click_chain, tops[:k])
+    regret = best - chosen
+    metrics = ranking_metrics(w, action, num_relevant, tops)
+    clicks = next_timestep.positions.clicks
+    return slate_log_type(k)(
+        jnp.asarray(next_timestep.reward, jnp.float32),
+        regret.astype(jnp.float32),
+        (regret <= 1e-6).astype(jnp.float32),
+        *metrics,
+        *(clicks[j] for j in range(k)),
+    )
 
 
 class RankingMetrics(NamedTuple):

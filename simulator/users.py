@@ -21,11 +21,20 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from simulator import capabilities
+from simulator import capabilities, click_models
 from simulator import drift as drift_lib
 from simulator.params import ConfigError, data_field, knob
+from simulator.ranking import slate_log
 from simulator.sampling import from_cdf, without_replacement, zipf_cdf
-from simulator.types import Context, Environment, EnvSpec, make_oracle, make_timestep, require
+from simulator.types import (
+    Context,
+    Environment,
+    EnvSpec,
+    make_oracle,
+    make_timestep,
+    no_positions,
+    require,
+)
 
 Array = jax.Array
 
@@ -161,6 +170,18 @@ class DriftingUsers(Environment):
         instead of the run's key: one population for every run (seed and point), still
         drawn on demand, so nothing is stored and ``shared_taste`` stays a traced knob;
         None draws a population per run.  ``params.users``, when given, wins.
+      slate_size: k; above 1 the agent shows a ranked slate of ``k`` of the ``K``
+        candidates and the user clicks by ``click_model`` (see below).
+      click_model, examination, continuation, num_relevant: the slate's click model
+        (``"cascade"``, ``"pbm"`` with ``kappa``, ``"dcm"`` with ``lambda``) and the size of
+        the relevant set of the ranking metrics, as in
+        :class:`~simulator.ranking.RankingBandit`.
+
+    Slates (``slate_size = k > 1``): a candidate's attraction is its click probability
+    above, and the click model turns the slate's attractions into position clicks
+    (:mod:`simulator.click_models`); the reward is the number of clicks, the consumption
+    the first clicked item; the log is :func:`simulator.ranking.slate_log` (regret against
+    the best slate of the candidates, precision, recall and NDCG@k, clicks by position).
 
     Example::
 
@@ -183,6 +204,11 @@ class DriftingUsers(Environment):
     drift_options: Any = ()
     catalog_seed: int | None = None
     population_seed: int | None = None
+    slate_size: int = 1
+    click_model: str = click_models.CASCADE
+    examination: tuple[float, ...] | None = None
+    continuation: tuple[float, ...] | None = None
+    num_relevant: int | None = None
 
     def __post_init__(self):
         for name in ("num_users", "num_items", "num_candidates", "dim"):
@@ -218,7 +244,37 @@ class DriftingUsers(Environment):
                 or (isinstance(value, int) and not isinstance(value, bool) and value >= 0),
                 f"env.{name} = {value!r}: must be None or an integer >= 0",
             )
+        require(
+            isinstance(self.slate_size, int)
+            and not isinstance(self.slate_size, bool)
+            and 1 <= self.slate_size <= self.num_candidates,
+            f"env.slate_size = {self.slate_size!r}: must be an integer in "
+            f"[1, num_candidates = {self.num_candidates}]",
+        )
+        object.__setattr__(
+            self,
+            "click_chain",
+            click_models.chain(
+                self.click_model, self.slate_size, self.examination, self.continuation
+            ),
+        )
+        for field in ("examination", "continuation"):
+            if getattr(self, field) is not None:
+                object.__setattr__(self, field, tuple(float(v) for v in getattr(self, field)))
+        require(
+            self.num_relevant is None
+            or (
+                isinstance(self.num_relevant, int) and 1 <= self.num_relevant <= self.num_candidates
+            ),
+            f"env.num_relevant = {self.num_relevant!r}: must be None or an integer in "
+            f"[1, num_candidates = {self.num_candidates}]",
+        )
         drift_lib.attach(self)
+
+    @property
+    def slates(self) -> bool:
+        """Whether the action is a ranked slate (``slate_size > 1``)."""
+        return self.slate_size > 1
 
     @property
     def _keeps_catalog(self) -> bool:
@@ -244,7 +300,13 @@ class DriftingUsers(Environment):
             arm_dim=m,
             num_users=self.num_users,
             num_items=self.num_items,
-            reward=capabilities.clicks(),
+            action=capabilities.SLATE if self.slates else capabilities.ARM,
+            slate_size=self.slate_size,
+            reward=(
+                capabilities.clicks()
+                if not self.slates or self.click_model == click_models.CASCADE
+                else capabilities.bounded(0.0, float(self.slate_size))
+            ),
             # the whole catalog as the action set (K = N, in catalog order): arm a is item
             # a every round, so the best fixed item is defined
             fixed_arms=self.num_candidates == self.num_items,
@@ -372,7 +434,7 @@ class DriftingUsers(Environment):
         pref = self.drift_process.population_rows(state.prefs, params.drift, ids, profile)
         return state._replace(pref=pref[0], profile=profile[0])
 
-    def _timestep(self, key: Array, state: UsersState, reward, params):
+    def _timestep(self, key: Array, state: UsersState, reward, params, positions=None):
         m = self.num_observed
         key_user, key_items = jax.random.split(key)
         profile = state.profile if self.user_features == "initial" else state.pref
@@ -388,7 +450,9 @@ class DriftingUsers(Environment):
             true_param=state.pref,
         )
         context = Context(features, arm_features, user_id=state.user, item_ids=state.candidates)
-        return make_timestep(context, reward, oracle)
+        if self.slates and positions is None:
+            positions = no_positions(self.slate_size)
+        return make_timestep(context, reward, oracle, positions=positions)
 
     # contract ------------------------------------------------------------------------
     def reset(self, key, params):
@@ -433,9 +497,20 @@ class DriftingUsers(Environment):
 
     def step(self, key, state, action, params):
         key_click, key_drift, key_arrive, key_observe = jax.random.split(key, 4)
-        item = self.item_vectors(state, params, state.candidates[action])
-        p_click = self.click_probability(state.pref, item, params)
-        click = (jax.random.uniform(key_click, (), jnp.float32) < p_click).astype(jnp.float32)
+        positions = None
+        if self.slates:
+            shown = state.candidates[action]
+            shown_items = self.item_vectors(state, params, shown)
+            w_slate = self.click_probability(state.pref, shown_items, params)
+            positions = click_models.sample(self.click_chain, key_click, w_slate, shown)
+            item = shown_items[jnp.argmax(positions.clicks)]  # the first clicked
+            click = jnp.any(positions.clicks > 0).astype(jnp.float32)
+            reward = jnp.sum(positions.clicks)
+        else:
+            item = self.item_vectors(state, params, state.candidates[action])
+            p_click = self.click_probability(state.pref, item, params)
+            click = (jax.random.uniform(key_click, (), jnp.float32) < p_click).astype(jnp.float32)
+            reward = click
         drift = self.drift_process
         if self.lazy:
             prefs = drift.population_step(
@@ -447,4 +522,10 @@ class DriftingUsers(Environment):
         next_state = self._meet(
             state._replace(prefs=prefs, user=user, candidates=candidates), params
         )
-        return next_state, self._timestep(key_observe, next_state, click, params)
+        return next_state, self._timestep(key_observe, next_state, reward, params, positions)
+
+    def log(self, timestep, action, next_timestep):
+        """The bandit log, or for slates :func:`simulator.ranking.slate_log`."""
+        if not self.slates:
+            return super().log(timestep, action, next_timestep)
+        return slate_log(self.click_chain, self.num_relevant, timestep, action, next_timestep)

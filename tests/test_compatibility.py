@@ -30,9 +30,11 @@ from tests.conformance import agent_for_env, example_env
 WRAPPERS = {"restart": {}, "fresh_arms": {}, "delay": {"every": 2, "delay": 1}, "top_k": {}}
 
 #: The registered environments with their defaults, and variants that offer more (the
-#: linear cascade gives slates with arm features, which the scoring agents need).
+#: linear cascade gives slates with arm features, which the scoring agents need; drifting
+#: users shown slates give ids too, for two_tower behind top_k).
 ENVIRONMENTS = {name: (name, {}) for name in simulator.names()} | {
-    "cascade[arm_dim=4]": ("cascade", {"arm_dim": 4})
+    "cascade[arm_dim=4]": ("cascade", {"arm_dim": 4}),
+    "drifting_users[slate_size=3]": ("drifting_users", {"slate_size": 3}),
 }
 
 

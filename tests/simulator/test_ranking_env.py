@@ -42,7 +42,7 @@ def test_clicks_per_position_match_the_click_model(model):
     w = jnp.array([0.5, 0.2, 0.7, 0.4, 0.9])
     slate = jnp.array([2, 0, 3])
     keys = jax.random.split(jax.random.key(0), 40_000)
-    feedback = jax.vmap(lambda k: click_models.sample(chain, k, w, slate))(keys)
+    feedback = jax.vmap(lambda k: click_models.sample(chain, k, w[slate], slate))(keys)
     clicks = np.asarray(feedback.clicks)
     observed = np.asarray(feedback.observed)
     expected = np.asarray(click_models.click_probabilities(chain, w[slate]))
@@ -243,3 +243,27 @@ def test_a_sweep_over_the_slate_size_keeps_every_run():
     assert not np.asarray(r.diverged).any()
     assert np.isnan(r.click_3[0]).all() and np.isfinite(r.click_3[1]).all()
     assert np.isfinite(r.cumulative_regret()[:, :, -1]).all()
+
+
+def test_drifting_users_show_slates_under_a_click_model():
+    from tests.conformance import check_environment
+
+    env = simulator.make(
+        "drifting_users", num_candidates=8, slate_size=3, click_model="dcm", drift="random_walk"
+    )
+    check_environment(env)
+    assert (env.spec.action, env.spec.slate_size) == ("slate", 3)
+    params = env.default_params()
+    state, timestep = env.reset(jax.random.key(0), params)
+    slate = jnp.array([5, 0, 2])
+    _, following = env.step(jax.random.key(1), state, slate, params)
+    assert float(following.reward) == float(following.positions.clicks.sum())
+    log = env.log(timestep, slate, following)
+    w = np.asarray(timestep.oracle.expected_reward, np.float64)
+    best, _ = ref.best_slate_value("dcm", w, 3, continuation=(0.5, 0.5, 0.5))
+    value = ref.expected_clicks("dcm", w[[5, 0, 2]], continuation=(0.5, 0.5, 0.5))
+    assert float(log.regret) == pytest.approx(best - value, abs=2e-6)
+    # one arm per round stays the default, and a one-arm agent is refused on slates
+    assert simulator.make("drifting_users").spec.action == "arm"
+    with pytest.raises(ConfigError, match="acts with one arm index"):
+        agents.check_fits(env, agents.make("linucb", num_arms=8, arm_dim=8))
