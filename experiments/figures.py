@@ -379,7 +379,7 @@ def metric_bounds(results: Any, metric: str) -> tuple[float | None, float | None
     """
     if metric in ("regret", "loss", "param_error"):
         return (0.0, None)
-    if metric in ("ndcg", "precision", "recall") or re.fullmatch(r"click_\d+", metric):
+    if metric in ("ndcg", "precision", "recall", "coverage") or re.fullmatch(r"click_\d+", metric):
         return (0.0, 1.0)
     if metric == "optimal":
         return (0.0, 100.0)

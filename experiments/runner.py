@@ -21,6 +21,9 @@ Metrics added to the environment's log (its NamedTuple extended by :func:`extend
   means that never change it equals the pseudo-regret ``regret`` step by step.  ``S`` is
   kept as an unevaluated float32 pair ``hi + lo`` (compensated summation), so the curve
   stays exact over millions of steps without float64.
+* ``coverage`` -- where the environment shows slates of fixed arms (``EnvSpec.action ==
+  "slate"`` and ``fixed_arms``): the share of the arms shown at least once so far (an
+  ``(num_arms,)`` bool in the carry).
 * ``param_error`` -- when the agent has an ``estimate`` in the layout of
   ``oracle.true_param`` (same shape) and of the same model: the environment's declared
   ``EnvSpec.param_link`` (``"identity"``: reward linear in the features, ``"logit"``: a
@@ -107,7 +110,8 @@ class Carry(NamedTuple):
 
     ``arm_totals`` is an :class:`ArmTotals` for the hindsight regret, or None (not tracked);
     ``action_check`` an :class:`ActionCheck` where the environment expects an arm index,
-    else None.
+    else None; ``shown`` the ``(num_arms,)`` bool arms shown so far where the environment
+    shows slates of fixed arms (for ``coverage``), else None.
     """
 
     env_state: Any
@@ -115,6 +119,7 @@ class Carry(NamedTuple):
     timestep: TimeStep
     arm_totals: Any = None
     action_check: Any = None
+    shown: Any = None
 
 
 class RunKeys(NamedTuple):
@@ -151,7 +156,10 @@ def init_carry(
     if spec.action in (capabilities.ARM, capabilities.SLATE):
         zero = jnp.zeros((), jnp.int32)
         action_check = ActionCheck(count=zero, first=zero)
-    return Carry(env_state, agent_state, timestep, arm_totals, action_check)
+    shown = None
+    if spec.action == capabilities.SLATE and spec.fixed_arms:
+        shown = jnp.zeros((spec.num_arms,), jnp.bool_)
+    return Carry(env_state, agent_state, timestep, arm_totals, action_check, shown)
 
 
 def _two_sum(a, b):
@@ -281,21 +289,27 @@ def step_once(
         positions=next_timestep.positions,
     )
     agent_state = agent.update(key_update, carry.agent_state, transition, hparams)
+    shown = carry.shown
     if record is not None:
         arm_totals = carry.arm_totals
         log = record(Round(t, key_act, carry.agent_state, hparams, timestep, action, next_timestep))
     else:
-        arm_totals, log = step_metrics(env, agent, carry, action, next_timestep)
-    return Carry(env_state, agent_state, next_timestep, arm_totals, action_check), log
+        arm_totals, shown, log = step_metrics(env, agent, carry, action, next_timestep)
+    next_carry = Carry(env_state, agent_state, next_timestep, arm_totals, action_check, shown)
+    return next_carry, log
 
 
 def step_metrics(env: Environment, agent: Agent, carry: Carry, action, next_timestep):
     """The environment's log of ``action`` on ``carry.timestep`` plus the runner's metrics
-    (see the module docstring); returns ``(next arm totals, log)``."""
+    (see the module docstring); returns ``(next arm totals, next shown arms, log)``."""
     timestep = carry.timestep
     log = env.log(timestep, action, next_timestep)
     extra: dict[str, jax.Array] = {}
     arm_totals = carry.arm_totals
+    shown = carry.shown
+    if shown is not None:
+        shown = shown.at[action].set(True)
+        extra["coverage"] = jnp.mean(shown.astype(jnp.float32))
     if arm_totals is not None:
         arm_totals, extra["hindsight_regret"] = hindsight_step(
             arm_totals, timestep.oracle.expected_reward, action
@@ -307,7 +321,7 @@ def step_metrics(env: Environment, agent: Agent, carry: Carry, action, next_time
             extra["param_error"] = jnp.linalg.norm(estimate - true_param).astype(jnp.float32)
     if extra:
         log = extend_log(type(log), tuple(extra))(*log, *extra.values())
-    return arm_totals, log
+    return arm_totals, shown, log
 
 
 @functools.cache

@@ -97,8 +97,10 @@ class RankingBandit(Environment):
 
     The per-step log (:func:`slate_log_type`): ``reward`` (clicks), ``regret`` against the
     best slate, ``optimal``, the ranking metrics of :func:`ranking_metrics` against the true
-    attractions (``precision``, ``recall``, ``ndcg``) and the clicks at each position
-    (``click_1`` .. ``click_k``: their means are the CTR by position).
+    attractions (``precision``, ``recall``, ``ndcg``), the intra-slate ``diversity`` where
+    items have features, and the clicks at each position (``click_1`` .. ``click_k``: their
+    means are the CTR by position); the runner adds ``coverage``, the share of the catalog
+    shown so far.
 
     Example::
 
@@ -293,13 +295,29 @@ def slate_log(click_chain, num_relevant: int | None, timestep, action, next_time
     regret = best - chosen
     metrics = ranking_metrics(w, action, num_relevant, tops)
     clicks = next_timestep.positions.clicks
-    return slate_log_type(k)(
+    features = timestep.context.arm_features
+    diversity = features.shape[-1] > 0 and k >= 2
+    extra = (intra_slate_diversity(features[action]),) if diversity else ()
+    return slate_log_type(k, diversity)(
         jnp.asarray(next_timestep.reward, jnp.float32),
         regret.astype(jnp.float32),
         (regret <= 1e-6).astype(jnp.float32),
         *metrics,
+        *extra,
         *(clicks[j] for j in range(k)),
     )
+
+
+def intra_slate_diversity(features: Array) -> Array:
+    """``1 - mean_{i < j} cos(x_i, x_j)`` over the slate's items' features ``(k, m)``
+    (``k >= 2``): 0 for a slate of one direction, 1 for orthogonal items.  The features are
+    what the agent sees (``Context.arm_features``)."""
+    norms = jnp.linalg.norm(features, axis=-1, keepdims=True)
+    unit = features / jnp.maximum(norms, 1e-12)
+    cosine = unit @ unit.T
+    k = features.shape[0]
+    pairs = jnp.sum(jnp.triu(cosine, k=1)) / (k * (k - 1) / 2)
+    return (1.0 - pairs).astype(jnp.float32)
 
 
 class RankingMetrics(NamedTuple):
@@ -343,15 +361,18 @@ def ranking_metrics(
 
 
 @functools.cache
-def slate_log_type(slate_size: int) -> type:
+def slate_log_type(slate_size: int, diversity: bool = False) -> type:
     """The per-step log of a ``slate_size``-position environment: :class:`StepLog`'s fields,
-    the :class:`RankingMetrics` and ``click_1 .. click_k``."""
+    the :class:`RankingMetrics`, ``diversity`` where the items have features
+    (:func:`intra_slate_diversity`) and ``click_1 .. click_k``."""
     fields = (
         *StepLog._fields,
         *RankingMetrics._fields,
+        *(("diversity",) if diversity else ()),
         *(f"click_{j}" for j in range(1, slate_size + 1)),
     )
-    return NamedTuple(f"SlateLog{slate_size}", [(f, Any) for f in fields])
+    name = f"SlateLog{slate_size}" + ("Diversity" if diversity else "")
+    return NamedTuple(name, [(f, Any) for f in fields])
 
 
 def register_all(registry: Registry) -> None:

@@ -267,3 +267,20 @@ def test_drifting_users_show_slates_under_a_click_model():
     assert simulator.make("drifting_users").spec.action == "arm"
     with pytest.raises(ConfigError, match="acts with one arm index"):
         agents.check_fits(env, agents.make("linucb", num_arms=8, arm_dim=8))
+
+
+def test_coverage_and_intra_slate_diversity():
+    from simulator.ranking import intra_slate_diversity
+
+    x = jnp.array([[1.0, 0.0], [0.0, 2.0], [1.0, 1.0]])
+    cosines = [0.0, 1 / np.sqrt(2), 1 / np.sqrt(2)]
+    assert float(intra_slate_diversity(x)) == pytest.approx(1 - np.mean(cosines), rel=1e-6)
+    env = simulator.make("cascade", num_arms=6, slate_size=2, arm_dim=3)
+    agent = agents.make("random_slate", num_arms=6, slate_size=2)
+    log = jax.jit(make_run(env, agent, 40))(
+        jax.random.key(0), env.default_params(), agent.default_hparams()
+    )
+    coverage = np.asarray(log.coverage)
+    assert coverage[0] == pytest.approx(2 / 6) and np.all(np.diff(coverage) >= 0)
+    assert coverage[-1] == 1.0  # 40 random slates of 2 show all 6 items (p > 0.999)
+    assert np.all((np.asarray(log.diversity) >= 0) & (np.asarray(log.diversity) <= 2))
