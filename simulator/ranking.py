@@ -289,7 +289,7 @@ def slate_log(click_chain, num_relevant: int | None, timestep, action, next_time
     w = timestep.oracle.expected_reward
     k = action.shape[0]
     num_relevant = min(2 * k if num_relevant is None else num_relevant, w.shape[0])
-    tops = click_models.largest(w, max(num_relevant, k))[0]
+    tops = click_models.largest(w, min(max(num_relevant + 1, k), w.shape[0]))[0]
     chosen = click_models.expected_clicks(click_chain, w[action])
     best = click_models.expected_clicks(click_chain, tops[:k])
     regret = best - chosen
@@ -333,21 +333,27 @@ def ranking_metrics(
 ) -> RankingMetrics:
     """The ranking metrics of ``slate (k,)`` against the attractions ``w (L,)``.
 
-    Relevant items: ``R = {e : w(e) >= w_(m)}``, the ``m`` most attractive items and every
-    item tied with the ``m``-th (so a tie never makes relevance arbitrary)::
+    Relevant items: ``R = {e : w(e) > w_(m+1)}``, the ``m`` most attractive items less
+    those tied with the ``(m+1)``-th (so a tie never makes relevance arbitrary: on Kveton
+    et al.'s problem, the ``k`` best of ``m = 2k``); every item when ``m = L`` or when all
+    attractions are equal::
 
         precision@k = |A ∩ R| / k        recall@k = |A ∩ R| / |R|
         NDCG@k = sum_j w(a_j) / log2(j + 1)  /  sum_j w_(j) / log2(j + 1)
 
     with graded gains equal to the true attraction and ``w_(j)`` the ``j``-th largest
     (positions ``j = 1..k``; 1 when every attraction is 0).  ``O(L m)``
-    (:func:`~simulator.click_models.largest`; pass ``tops``, the ``max(m, k)`` largest
-    attractions in decreasing order, when they are at hand).
+    (:func:`~simulator.click_models.largest`; pass ``tops``, the
+    ``min(max(m + 1, k), L)`` largest attractions in decreasing order, when at hand).
     """
     k = slate.shape[0]
     if tops is None:
-        tops = click_models.largest(w, max(num_relevant, k))[0]
-    relevant = w >= tops[num_relevant - 1]
+        tops = click_models.largest(w, min(max(num_relevant + 1, k), w.shape[0]))[0]
+    if num_relevant < w.shape[0]:
+        relevant = w > tops[num_relevant]
+        relevant = jnp.where(jnp.any(relevant), relevant, True)
+    else:
+        relevant = jnp.ones(w.shape, jnp.bool_)
     hits = jnp.sum(relevant[slate]).astype(jnp.float32)
     discounts = 1.0 / jnp.log2(jnp.arange(k, dtype=jnp.float32) + 2.0)
     ideal = jnp.sum(tops[:k] * discounts)

@@ -82,7 +82,7 @@ def test_regret_is_against_the_best_slate_by_brute_force(model):
 
 
 def _numpy_ranking_metrics(w, slate, m):
-    relevant = {e for e in range(len(w)) if w[e] >= np.sort(w)[::-1][m - 1]}
+    relevant = {e for e in range(len(w)) if w[e] > np.sort(w)[::-1][m]} or set(range(len(w)))
     hits = sum(int(a) in relevant for a in slate)
     discounts = 1.0 / np.log2(np.arange(len(slate)) + 2.0)
     ideal = np.sum(np.sort(w)[::-1][: len(slate)] * discounts)
@@ -93,6 +93,8 @@ def test_ranking_metrics_match_numpy():
     rng = np.random.default_rng(4)
     for _ in range(20):
         w = rng.choice([0.05, 0.2, 0.3, 0.6, 0.9], size=9)  # ties on purpose
+        if rng.random() < 0.2:
+            w = np.full(9, 0.3)  # all tied: every item is relevant
         slate = rng.permutation(9)[:3]
         got = ranking_metrics(jnp.asarray(w, jnp.float32), jnp.asarray(slate), 6)
         np.testing.assert_allclose(
