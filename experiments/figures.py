@@ -557,6 +557,13 @@ def _fig_regret(results, options: _Options, log_x: bool):
     return fig
 
 
+def _panel_name(point: dict[str, Any], keys: Sequence[str], label: str) -> str:
+    """``key=value, ...`` of a point, the title of its panel."""
+    return ", ".join(
+        f"{short_key(k, label)}={stats.format_value(point[k])}" for k in keys if k in point
+    )
+
+
 def _several_keys(results) -> bool:
     """Whether some agent's points vary in two keys or more (a list sweep over rows such as
     ``(L, K, Delta)``): its curves are then drawn one panel per point."""
@@ -576,9 +583,7 @@ def _fig_regret_by_point(results, options: _Options, log_x: bool):
         bad = _diverged(r, cum.shape[:2]) | ~np.isfinite(cum).all(axis=-1)
         cum = np.where(bad[..., None], np.nan, cum)
         for index, point in enumerate(r.points):
-            name = ", ".join(
-                f"{short_key(k, label)}={stats.format_value(point[k])}" for k in keys if k in point
-            )
+            name = _panel_name(point, keys, label)
             panels.setdefault(name, {})[label] = cum[index]
     names = list(panels)[:9]
     if not names:
@@ -1066,11 +1071,7 @@ def _position_ctr_figure(results, options: _Options) -> list[tuple[str, Any]]:
             if num_positions == 0:
                 continue
             interval = stats.mean_ci(per_run[index, :, :num_positions], axis=0)
-            name = ", ".join(
-                f"{short_key(k, label)}={stats.format_value(point.get(k))}"
-                for k in keys
-                if k in point
-            )
+            name = _panel_name(point, keys, label)
             panels.setdefault(name, {})[label] = (interval.mean, interval.low, interval.high)
             num_seeds.append(per_run.shape[1])
     if not panels:

@@ -40,6 +40,20 @@ def reflect_unit(x: Array) -> Array:
     return jnp.where((x >= 0.0) & (x <= 1.0), x, folded)
 
 
+def unit_means(means, num_arms: int, what: str = "mean") -> tuple[float, ...]:
+    """``env.means`` as a tuple of floats, validated: ``num_arms`` entries in [0, 1]
+    (ConfigError naming the field otherwise)."""
+    require(
+        len(means) == num_arms,
+        f"env.means has {len(means)} entries: must have num_arms = {num_arms}",
+    )
+    require(
+        all(0.0 <= m <= 1.0 for m in means),
+        f"env.means = {list(means)}: every {what} must be in [0, 1]",
+    )
+    return tuple(float(m) for m in means)
+
+
 class DriftingBernoulliState(NamedTuple):
     """The drift state of the arm parameter ``theta (K,)``."""
 
@@ -88,15 +102,7 @@ class DriftingBernoulli(Environment):
             f"env.num_arms = {self.num_arms!r}: must be an integer >= 2",
         )
         if self.means is not None:
-            require(
-                len(self.means) == self.num_arms,
-                f"env.means has {len(self.means)} entries: must have num_arms = {self.num_arms}",
-            )
-            require(
-                all(0.0 <= m <= 1.0 for m in self.means),
-                f"env.means = {list(self.means)}: every mean must be in [0, 1]",
-            )
-            object.__setattr__(self, "means", tuple(float(m) for m in self.means))
+            object.__setattr__(self, "means", unit_means(self.means, self.num_arms))
         require(
             self.bound in BOUNDS,
             f"env.bound = {self.bound!r}: must be one of {', '.join(BOUNDS)}",

@@ -43,7 +43,7 @@ from simulator import capabilities, click_models
 from simulator import drift as drift_lib
 from simulator.drift import Consumption, DriftState
 from simulator.params import knob
-from simulator.piecewise import BOUNDS, reflect_unit
+from simulator.piecewise import BOUNDS, reflect_unit, unit_means
 from simulator.registry import Registry
 from simulator.types import (
     Context,
@@ -151,15 +151,7 @@ class RankingBandit(Environment):
                 f"env.num_best = {self.num_best!r}: must be an integer in [1, {self.num_arms}]",
             )
         if self.means is not None:
-            require(
-                len(self.means) == self.num_arms,
-                f"env.means has {len(self.means)} entries: must have num_arms = {self.num_arms}",
-            )
-            require(
-                all(0.0 <= m <= 1.0 for m in self.means),
-                f"env.means = {list(self.means)}: every attraction must be in [0, 1]",
-            )
-            object.__setattr__(self, "means", tuple(float(m) for m in self.means))
+            object.__setattr__(self, "means", unit_means(self.means, self.num_arms, "attraction"))
         require(
             isinstance(self.arm_dim, int) and (self.arm_dim == 0 or self.arm_dim >= 2),
             f"env.arm_dim = {self.arm_dim!r}: must be 0 (no features) or an integer >= 2 "
