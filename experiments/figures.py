@@ -575,16 +575,10 @@ def _fig_regret_by_point(results, options: _Options, log_x: bool):
     steps = np.asarray(results.steps)
     keys = stats.point_keys(results)
     panels: dict[str, dict[str, np.ndarray]] = {}
-    for label in results.agents:
-        r = results[label]
-        cum = _cumulative_regret(results, r)
-        if cum is None:
-            continue
-        bad = _diverged(r, cum.shape[:2]) | ~np.isfinite(cum).all(axis=-1)
-        cum = np.where(bad[..., None], np.nan, cum)
-        for index, point in enumerate(r.points):
-            name = _panel_name(point, keys, label)
-            panels.setdefault(name, {})[label] = cum[index]
+    cs = agent_curves(results, _cumulative_regret)  # diverged seeds already NaN
+    for label, members in cs.groups.items():
+        for point, member in zip(results[label].points, members):
+            panels.setdefault(_panel_name(point, keys, label), {})[label] = cs.curves[member]
     names = list(panels)[:9]
     if not names:
         return None

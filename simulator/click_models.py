@@ -173,6 +173,13 @@ def best_value(click_chain: ClickChain, w: Array) -> Array:
     return expected_clicks(click_chain, largest(w, len(click_chain.examination))[0])
 
 
+def first_click(feedback: PositionFeedback) -> tuple[Array, Array]:
+    """``(position, clicked)``: the first clicked position (0 when none) and whether there
+    was a click; what a slate's user consumed, for the drift processes."""
+    clicked = feedback.clicks > 0
+    return jnp.argmax(clicked), jnp.any(clicked)
+
+
 def sample(click_chain: ClickChain, key: Array, w_slate: Array, arms: Array) -> PositionFeedback:
     """One user's clicks on a slate, given its arms' attractions ``w_slate (k,)`` in position
     order and their ids ``arms (k,)`` (which key each arm's attraction draw).

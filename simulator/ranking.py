@@ -248,8 +248,8 @@ class RankingBandit(Environment):
         slate = jnp.asarray(action, jnp.int32)
         w = self.attractions(state)
         positions = click_models.sample(self.click_chain, key_click, w[slate], slate)
-        clicked = jnp.any(positions.clicks > 0)
-        consumed = slate[jnp.argmax(positions.clicks)]
+        position, clicked = click_models.first_click(positions)
+        consumed = slate[position]
         weight = clicked.astype(jnp.float32)
         if self.arm_dim:
             drift_state = self.drift_process.step(

@@ -503,8 +503,9 @@ class DriftingUsers(Environment):
             shown_items = self.item_vectors(state, params, shown)
             w_slate = self.click_probability(state.pref, shown_items, params)
             positions = click_models.sample(self.click_chain, key_click, w_slate, shown)
-            item = shown_items[jnp.argmax(positions.clicks)]  # the first clicked
-            click = jnp.any(positions.clicks > 0).astype(jnp.float32)
+            position, clicked = click_models.first_click(positions)
+            item = shown_items[position]
+            click = clicked.astype(jnp.float32)
             reward = jnp.sum(positions.clicks)
         else:
             item = self.item_vectors(state, params, state.candidates[action])

@@ -195,7 +195,7 @@ def sliding_window(num_arms: int, slate_size: int, max_window: int):
         played = jnp.minimum(stats.t, _window(hparams, max_window)).astype(jnp.float32)
         log_term = jnp.maximum(jnp.log(jnp.maximum(played, 1.0)), 0.0)
         width = jnp.sqrt(hparams.xi * log_term / safe)
-        mean = jnp.where(seen, stats.clicks / safe, 0.0)
+        mean = mean_estimates(stats.clicks, stats.observations)
         return jnp.where(seen, mean + width, jnp.inf)
 
     return init, update, indices

@@ -55,17 +55,21 @@ def item_feedback(num_arms: int, slate: Array, positions) -> tuple[Array, Array]
     return clicks, observations
 
 
-def check_slate(name: str, num_arms: int, slate_size: int, order: str = "decreasing") -> None:
+def check_slate(
+    name: str, num_arms: int | None, slate_size: int, order: str = "decreasing"
+) -> None:
     """ConfigError naming the field unless ``1 <= slate_size <= num_arms`` and ``order`` is
-    known."""
-    require(
-        isinstance(num_arms, int) and not isinstance(num_arms, bool) and num_arms >= 2,
-        f"agent.num_arms = {num_arms!r}: {name} needs an integer >= 2",
-    )
+    known (``num_arms`` None: an agent built for any number of arms, only ``k >= 1``)."""
+    if num_arms is not None:
+        require(
+            isinstance(num_arms, int) and not isinstance(num_arms, bool) and num_arms >= 2,
+            f"agent.num_arms = {num_arms!r}: {name} needs an integer >= 2",
+        )
+    high = "" if num_arms is None else f", num_arms = {num_arms}"
     require(
         isinstance(slate_size, int)
         and not isinstance(slate_size, bool)
-        and 1 <= slate_size <= num_arms,
-        f"agent.slate_size = {slate_size!r}: {name} needs an integer in [1, num_arms = {num_arms}]",
+        and 1 <= slate_size <= (num_arms or slate_size),
+        f"agent.slate_size = {slate_size!r}: {name} needs an integer in [1{high}]",
     )
     require(order in ORDERS, f"agent.order = {order!r}: must be one of {', '.join(ORDERS)}")

@@ -48,8 +48,7 @@ def with_top_k(agent: Agent, slate_size: int = 2, order: str = "decreasing") -> 
         f"wrapper 'top_k': the agent {agent.name!r} does not score its arms (no `scores`; "
         "LinUCB, LinTS, D-LinUCB, SW-LinUCB, the neural agents and two_tower do)",
     )
-    num_arms = agent.needs.num_arms or 0
-    check_slate("top_k", max(num_arms, slate_size, 2), slate_size, order)
+    check_slate("top_k", agent.needs.num_arms or None, slate_size, order)
 
     def act(key, state, context, hparams):
         key_scores, key_ties = jax.random.split(key)
