@@ -297,6 +297,7 @@ def _run_plans(
     agent_results: dict[str, AgentResults] = {}
     for agent_index, agent_plan in enumerate(plans):
         metrics: dict[str, np.ndarray] = {}
+        finals: dict[str, np.ndarray] = {}
         num_points = len(agent_plan.points)
         invalid = np.zeros((num_points, experiment.num_seeds), np.int32)
         logged: dict[str, np.ndarray] = {}  # metric -> the points whose program logs it
@@ -324,10 +325,17 @@ def _run_plans(
                     logged[name] = np.zeros(len(agent_plan.points), bool)
                 metrics[name][group.indices] = value
                 logged[name][group.indices] = True
+            for name, value in output.finals.items():
+                if name not in finals:
+                    finals[name] = np.full((num_points,) + value.shape[1:], np.nan, np.float32)
+                finals[name][group.indices] = value
         diverged = mark_diverged(metrics, logged)
         report_invalid_actions(agent_plan.label, invalid, first_invalid)
         for name, value in metrics.items():  # a run that left the action space is left out
             metrics[name] = np.where(invalid[..., None] > 0, np.nan, value).astype(np.float32)
+        left_out = (diverged | (invalid > 0))[..., None]
+        for name, value in finals.items():
+            finals[name] = np.where(left_out, np.nan, value).astype(np.float32)
         steps = np.arange(record_every, experiment.num_steps + 1, record_every)
         agent_results[agent_plan.label] = AgentResults(
             agent_plan.label,
@@ -338,6 +346,7 @@ def _run_plans(
             steps,
             record_every,
             invalid_actions=invalid,
+            finals=finals,
         )
     return agent_results
 

@@ -24,6 +24,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.extend.core import Literal
 
+from experiments import feedback_metrics
 from experiments.checkpoint import is_key
 from experiments.distributed import global_array, to_host
 from experiments.plan import PointGroup
@@ -119,7 +120,8 @@ def compile_group(group: PointGroup, record_every: int, num_seeds: int) -> Compi
         env_params, hparams = _apply_traced(env_params, hparams, traced)
 
         def init_seed(key):
-            return init_carry(env, agent, split_run_key(key), env_params, hparams, hindsight=True)
+            keys = split_run_key(key)
+            return init_carry(env, agent, keys, env_params, hparams, True, group.metrics)
 
         return jax.vmap(init_seed)(keys)
 
@@ -140,6 +142,7 @@ def compile_group(group: PointGroup, record_every: int, num_seeds: int) -> Compi
                     t_start,
                     num_steps,
                     record_every,
+                    metrics=group.metrics,
                 )
 
             return jax.vmap(one_seed)(batched, keys)
@@ -208,7 +211,8 @@ def stable_shared_mask(group: PointGroup, carry: Any, keys: jax.Array, traced: d
     def one_step(carry, key, traced, t):
         env_params, hparams = _apply_traced(group.env_params, group.hparams, traced)
         keys = split_run_key(key)
-        return step_once(group.env, group.agent, carry, keys, t, env_params, hparams)[0]
+        env, agent = group.env, group.agent
+        return step_once(env, agent, carry, keys, t, env_params, hparams, None, group.metrics)[0]
 
     def one_run(x, axes):  # the shape of one run's slice: no data moves between hosts
         return jax.ShapeDtypeStruct(x.shape[axes:], x.dtype)
@@ -316,11 +320,14 @@ class GroupOutput(NamedTuple):
       invalid_actions: ``(points, seeds)`` int32, actions outside the action space per run
         (zeros where the environment expects no arm index).
       first_invalid_action: ``(points, seeds)`` int32, the first such action (0 if none).
+      finals: ``{name: (points, seeds, ...)}`` per-run values at the horizon
+        (:func:`final_values`).
     """
 
     metrics: dict[str, np.ndarray]
     invalid_actions: np.ndarray
     first_invalid_action: np.ndarray
+    finals: dict[str, np.ndarray] = {}
 
 
 def run_group(
@@ -371,12 +378,22 @@ def run_group(
         if checkpoint is not None:
             checkpoint.save(t_done, carry, logs)
         progress.tick(label, steps, num_points * num_seeds)
+    finals = final_values(group, carry, num_seeds)
     check = carry.action_check
     if check is None:
         zeros = np.zeros((num_points, num_seeds), np.int32)
-        return GroupOutput(_concatenate(logs), zeros, zeros)
+        return GroupOutput(_concatenate(logs), zeros, zeros, finals)
     count, first = (to_host(x)[:, :num_seeds] for x in (check.count, check.first))
-    return GroupOutput(_concatenate(logs), count, first)
+    return GroupOutput(_concatenate(logs), count, first, finals)
+
+
+def final_values(group: PointGroup, carry: Any, num_seeds: int) -> dict[str, np.ndarray]:
+    """Per-run values at the horizon: the exposure Lorenz curve ``lorenz`` (points, seeds,
+    ``LORENZ_POINTS``) when the group logs ``exposure_gini``."""
+    if "exposure_gini" not in group.metrics:
+        return {}
+    exposure = to_host(carry.watch.exposure)[:, :num_seeds]
+    return {"lorenz": feedback_metrics.lorenz_curve(exposure)}
 
 
 def _concatenate(logs: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:

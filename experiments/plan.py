@@ -20,6 +20,7 @@ import agents as agent_registry
 import simulator
 from agents.fit import check_fits, misfits
 from agents.types import Agent
+from experiments import feedback_metrics
 from experiments.schema import AgentConfig, Experiment
 from simulator.params import ConfigError, check, fields, replace_path
 from simulator.types import Environment
@@ -42,6 +43,8 @@ class PointGroup:
       env, agent: the built objects.
       env_params, hparams: base parameters (unswept values applied).
       traced: ``{"env.drift.rate": array (len(indices), ...), "agent.epsilon": ...}``.
+      metrics: the opt-in metrics to log (:mod:`experiments.feedback_metrics`), checked
+        against ``env``.
     """
 
     indices: list[int]
@@ -50,6 +53,7 @@ class PointGroup:
     env_params: Any
     hparams: Any
     traced: dict[str, np.ndarray]
+    metrics: tuple[str, ...] = ()
 
 
 @dataclasses.dataclass
@@ -78,8 +82,9 @@ def _is_int(value: Any) -> bool:
 
 
 def integer_field(experiment: Experiment, key: str) -> bool:
-    """Whether a sweep or ``--set`` key names a static field whose default is an integer
-    (of the environment, or of an agent or wrapper the key applies to)."""
+    """Whether a sweep or ``--set`` key names a field whose default is an integer: a static
+    field (of the environment, or of an agent or wrapper the key applies to) or an agent's
+    traced knob with an integer default (a sliding window)."""
     scope, label, field = _normalise_key(key, [a.label for a in experiment.agents])
     if scope == "env":
         statics = simulator.REGISTRY.static_fields(experiment.env.name) if experiment.env else {}
@@ -91,11 +96,21 @@ def integer_field(experiment: Experiment, key: str) -> bool:
         elif kind == "wrapper":
             wrapper, name = field.split(".", 1)
             default = agent_registry.WRAPPERS.static_fields(wrapper).get(name)
+        elif kind == "traced":
+            default = _knob_default(config, field)
         else:
             continue
         if _is_int(default):
             return True
     return False
+
+
+def _knob_default(config: AgentConfig, key: str) -> Any:
+    """The default value of the agent's traced knob at ``key`` (dotted)."""
+    node = _default_agent(config).default_hparams()
+    for part in key.split("."):
+        node = getattr(node, part)
+    return node
 
 
 def _split_env_fields(name: str, values: dict[str, Any]) -> tuple[dict, dict]:
@@ -129,18 +144,20 @@ def _wrapper_names(config: AgentConfig) -> list[str]:
 
 
 def _agent_field_kind(config: AgentConfig, key: str) -> str | None:
-    """ "static", "traced", "wrapper" or None (the agent has no such field)."""
+    """ "static", "traced", "wrapper" or None (the agent has no such field).
+
+    A factory keyword that is also a traced knob (``sw_linucb``'s and
+    ``sliding_window_ucb``'s ``window``) is traced: the keyword only sets the knob's default
+    for Python callers, and an experiment sweeps the knob in one compiled program."""
     top = key.split(".")[0]
     if top in _wrapper_names(config) and "." in key:
         return "wrapper"
     static_names = agent_registry.REGISTRY.static_fields(config.name)
-    if "." not in key and key in static_names:
-        return "static"
     hparams = _default_agent(config).default_hparams()
     node = hparams
     for part in key.split("."):
         if not dataclasses.is_dataclass(node) or part not in fields(node):
-            return None
+            return "static" if "." not in key and key in static_names else None
         node = getattr(node, part)
     return "traced"
 
@@ -357,6 +374,7 @@ def plan_agent(experiment: Experiment, config: AgentConfig) -> AgentPlan:
     by_static: dict[str, list[int]] = {}
     for index, point in enumerate(points):
         by_static.setdefault(_group_key(point, static_keys), []).append(index)
+    max_window = _largest_window(config, points)
 
     groups = []
     windows = []
@@ -371,8 +389,9 @@ def plan_agent(experiment: Experiment, config: AgentConfig) -> AgentPlan:
         agent_values.update(
             {k[6:]: v for k, v in first.items() if k in static_keys and k.startswith("agent.")}
         )
+        if max_window is not None:  # an explicit max_window (set or swept) wins
+            agent_values.setdefault("max_window", max_window)
         agent, hparams = build_agent(config, env, agent_values, experiment.env.name)
-        windows.append(agent_values.get("window"))
         traced_keys = sorted({k for i in indices for k in points[i]} - static_keys)
         traced: dict[str, np.ndarray] = {}
         for key in traced_keys:
@@ -383,7 +402,11 @@ def plan_agent(experiment: Experiment, config: AgentConfig) -> AgentPlan:
             for i in indices:  # validate every value against its knob's range
                 replace_path(base, key.split(".")[1:], _param_value(points[i][key]), prefix)
             traced[key] = np.stack([np.asarray(points[i][key], np.float32) for i in indices])
-        groups.append(PointGroup(indices, env, agent, env_params, hparams, traced))
+        group_windows = _group_windows(config, agent_values, hparams, traced)
+        _check_max_window(config, agent, group_windows)
+        windows.append(group_windows)
+        metrics = feedback_metrics.check(env, experiment.metrics) if experiment.metrics else ()
+        groups.append(PointGroup(indices, env, agent, env_params, hparams, traced, metrics))
     _warn_long_windows(experiment, config, windows)
 
     grid = None
@@ -396,18 +419,91 @@ def plan_agent(experiment: Experiment, config: AgentConfig) -> AgentPlan:
     return AgentPlan(label=config.label, points=points, grid=grid, groups=groups)
 
 
+def _traced_window(config: AgentConfig) -> bool:
+    """Whether the agent has a traced ``window`` below a static ``max_window`` (a ring
+    buffer: ``sw_linucb``, ``sliding_window_ucb``, ``cascade_swucb``)."""
+    static_names = agent_registry.REGISTRY.static_fields(config.name)
+    return "max_window" in static_names and _agent_field_kind(config, "window") == "traced"
+
+
+def _window_count(value: Any) -> int | None:
+    """A window value as the agent uses it (rounded half to even), or None if no number."""
+    try:
+        number = float(np.asarray(value, np.float64))
+    except (TypeError, ValueError):
+        return None
+    return int(np.round(number)) if np.isfinite(number) else None
+
+
+def _largest_window(config: AgentConfig, points: list[dict[str, Any]]) -> int | None:
+    """The ``max_window`` an experiment gives an agent with a traced window when it does
+    not set one: the largest window among its points (a point without ``agent.window``
+    has the configured or default one), so one ring buffer serves every point.  None when
+    the experiment gives no window (the factory's default buffer) or the agent has none."""
+    if not _traced_window(config):
+        return None
+    given = [p["agent.window"] for p in points if "agent.window" in p]
+    if any("agent.window" not in p for p in points):
+        if "window" in config.fields:
+            given.append(config.fields["window"])
+        elif given:
+            given.append(_knob_default(config, "window"))
+    counts = [c for c in map(_window_count, given) if c is not None]
+    return max(1, *counts) if counts else None
+
+
+def _group_windows(
+    config: AgentConfig, agent_values: dict, hparams: Any, traced: dict
+) -> list[Any]:
+    """The windows of one compile group's points: the traced knob's values (swept or the
+    base value), or the static ``window`` (``m_ucb``); ``[]`` for an agent without one."""
+    if "agent.window" in traced:
+        return list(traced["agent.window"])
+    if dataclasses.is_dataclass(hparams) and "window" in fields(hparams):
+        return [hparams.window]
+    default = agent_registry.REGISTRY.static_fields(config.name).get("window")
+    if default is None:
+        return []
+    return [_static_value(agent_values.get("window", default), default)]
+
+
+def _inner_static(agent: Agent) -> dict[str, Any]:
+    static = agent.static
+    while "agent_static" in static and "max_window" not in static:
+        static = static["agent_static"]
+    return static
+
+
+def _check_max_window(config: AgentConfig, agent: Agent, windows: list[Any]) -> None:
+    """A window above the ring buffer's ``max_window`` is refused before compiling."""
+    if not _traced_window(config):
+        return
+    max_window = _inner_static(agent).get("max_window")
+    if not _is_int(max_window):
+        return
+    for value in windows:
+        count = _window_count(value)
+        if count is not None and count > max_window:
+            raise ConfigError(
+                f"agents.{config.label}.window = {float(value):g}: larger than "
+                f"agents.{config.label}.max_window = {max_window}, the length of its ring "
+                "buffer (static); raise max_window, or leave it unset and the experiment "
+                "sizes it to its largest window"
+            )
+
+
 class WindowWarning(UserWarning):
     """An agent's window is longer than the run (see :func:`plan`)."""
 
 
 def _warn_long_windows(experiment: Experiment, config: AgentConfig, windows: list) -> None:
-    """Warn when the static ``window`` of an agent that has one (``sliding_window_ucb``,
-    ``sw_linucb``, ``m_ucb``) exceeds ``num_steps``: it would never slide."""
-    default = agent_registry.REGISTRY.static_fields(config.name).get("window")
-    if default is None:
+    """Warn when the ``window`` of an agent that takes one as a factory keyword
+    (``sliding_window_ucb``, ``sw_linucb``: traced; ``m_ucb``: static) exceeds
+    ``num_steps``: it would never slide."""
+    if "window" not in agent_registry.REGISTRY.static_fields(config.name):
         return
-    values = [_static_value(default if w is None else w, default) for w in windows]
-    long = sorted({w for w in values if _is_int(w) and w > experiment.num_steps})
+    values = [_window_count(w) for group in windows for w in group]
+    long = sorted({w for w in values if w is not None and w > experiment.num_steps})
     if long:
         warnings.warn(
             f"agents.{config.label}.window = {', '.join(map(str, long))}: longer than the run "

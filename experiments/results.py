@@ -7,8 +7,9 @@ A results folder holds:
 - ``metrics.npz``: arrays named ``LABEL/METRIC`` with axes (point, seed, step) -- for
   logged-data experiments (``kind = "replay"`` / ``"ope"``) per-run values with axes
   (point, seed) or (point, seed, estimator), named in ``config["metric_axes"]`` -- and
-  ``LABEL/diverged`` and ``LABEL/invalid_actions`` (point, seed), plus ``steps``; loads
-  without pickle;
+  ``LABEL/diverged`` and ``LABEL/invalid_actions`` (point, seed), ``LABEL/final:NAME``
+  per-run values at the horizon (``final:lorenz``, (point, seed, 101): the exposure
+  Lorenz curve, where ``exposure_gini`` was logged), plus ``steps``; loads without pickle;
 - ``summary.csv``: one row per agent and point (logged data: the experiment's table);
 - ``paired.csv`` (online runs of two agents or more): per agent and point, the paired difference of final
   regret against the baseline agent (``config["baseline"]``, by default the first agent),
@@ -44,6 +45,8 @@ from simulator.params import ConfigError
 
 FORMAT_VERSION = 1
 AXES = ("point", "seed", "step")
+#: Prefix of the per-run values at the horizon in ``metrics.npz`` (``LABEL/final:lorenz``).
+FINAL = "final:"
 
 
 class AgentResults:
@@ -63,6 +66,10 @@ class AgentResults:
       axes: ``{name: axis names}``: ``("point", "seed", "step")`` for online metrics; a
         logged-data experiment's per-run values have ``("point", "seed")`` or ``("point",
         "seed", "estimator")`` (see :mod:`experiments.offpolicy.experiment`).
+      finals: ``{name: (points, seeds, ...)}`` per-run values at the horizon: ``lorenz``
+        (the exposure Lorenz curve at shares 0, 0.01, ..., 1 of the items, least exposed
+        first; :func:`experiments.feedback_metrics.lorenz_curve`) where ``exposure_gini``
+        was logged; NaN for runs left out.
     """
 
     def __init__(
@@ -76,8 +83,10 @@ class AgentResults:
         record_every,
         invalid_actions=None,
         axes=None,
+        finals=None,
     ):
         self.label = label
+        self.finals = dict(finals or {})
         self.metrics = dict(metrics)
         self.axes = {name: tuple((axes or {}).get(name, AXES)) for name in self.metrics}
         self.diverged = diverged
@@ -201,6 +210,8 @@ def save(
             arrays[f"{agent.label}/{name}"] = np.asarray(value)
         arrays[f"{agent.label}/diverged"] = np.asarray(agent.diverged, bool)
         arrays[f"{agent.label}/invalid_actions"] = agent.invalid_actions
+        for name, value in agent.finals.items():
+            arrays[f"{agent.label}/{FINAL}{name}"] = np.asarray(value)
     atomic.write_npz(out / "metrics.npz", arrays)
     atomic.write_bytes(out / "summary.csv", csv_text(results.summary).encode())
     online = results.kind == "simulate"
@@ -261,6 +272,7 @@ def load(path: str | Path) -> Results:
     for label in config["agent_points"]:
         prefix = f"{label}/"
         metrics = {k[len(prefix) :]: v for k, v in arrays.items() if k.startswith(prefix)}
+        finals = {k[len(FINAL) :]: metrics.pop(k) for k in list(metrics) if k.startswith(FINAL)}
         diverged = metrics.pop("diverged")
         invalid = metrics.pop("invalid_actions", None)  # absent in older folders
         agent_results[label] = AgentResults(
@@ -273,5 +285,6 @@ def load(path: str | Path) -> Results:
             record_every,
             invalid_actions=invalid,
             axes=config.get("metric_axes", {}).get(label),
+            finals=finals,
         )
     return Results(config, agent_results, path)

@@ -24,6 +24,11 @@ Metrics added to the environment's log (its NamedTuple extended by :func:`extend
 * ``coverage`` -- where the environment shows slates of fixed arms (``EnvSpec.action ==
   "slate"`` and ``fixed_arms``): the share of the arms shown at least once so far (an
   ``(num_arms,)`` bool in the carry).
+* the feedback-loop metrics the run asks for (``metrics=(...)``: ``user_drift``,
+  ``homogeneity``, ``coverage``, ``exposure_gini``, ``popularity_bias``, ``utility``,
+  ``utility_initial``; :mod:`experiments.feedback_metrics`), with their state in
+  ``Carry.watch``; the snapshots among them are taken at the end of every block of
+  ``record_every`` steps.
 * ``param_error`` -- when the agent has an ``estimate`` in the layout of
   ``oracle.true_param`` (same shape) and of the same model: the environment's declared
   ``EnvSpec.param_link`` (``"identity"``: reward linear in the features, ``"logit"``: a
@@ -72,6 +77,7 @@ import jax.numpy as jnp
 
 from agents.fit import check_fits
 from agents.types import Agent, Transition
+from experiments import feedback_metrics
 from simulator import capabilities
 from simulator.params import ConfigError
 from simulator.types import Environment, TimeStep
@@ -111,7 +117,9 @@ class Carry(NamedTuple):
     ``arm_totals`` is an :class:`ArmTotals` for the hindsight regret, or None (not tracked);
     ``action_check`` an :class:`ActionCheck` where the environment expects an arm index,
     else None; ``shown`` the ``(num_arms,)`` bool arms shown so far where the environment
-    shows slates of fixed arms (for ``coverage``), else None.
+    shows slates of fixed arms (for ``coverage``), else None; ``watch`` the
+    :class:`~experiments.feedback_metrics.Watch` of the feedback-loop metrics asked for,
+    else None.
     """
 
     env_state: Any
@@ -120,31 +128,44 @@ class Carry(NamedTuple):
     arm_totals: Any = None
     action_check: Any = None
     shown: Any = None
+    watch: Any = None
 
 
 class RunKeys(NamedTuple):
-    """The two independent key streams of a run."""
+    """The independent key streams of a run: the environment's, the agent's, and the
+    feedback-loop metrics' (their user subsample; it never touches the other two)."""
 
     env: jax.Array
     agent: jax.Array
+    watch: Any = None
 
 
 def split_run_key(key: jax.Array) -> RunKeys:
-    """Split a run key into the environment stream and the agent stream."""
+    """Split a run key into the environment stream and the agent stream (and the metrics'
+    key, ``fold_in(key, WATCH_INDEX)``)."""
     key_env, key_agent = jax.random.split(key)
-    return RunKeys(env=key_env, agent=key_agent)
+    watch = jax.random.fold_in(key, feedback_metrics.WATCH_INDEX)
+    return RunKeys(env=key_env, agent=key_agent, watch=watch)
 
 
 RESET_INDEX = 0xFFFFFFFF  # fold-in index of the reset / init keys, never a step index
 
 
 def init_carry(
-    env: Environment, agent: Agent, keys: RunKeys, env_params, hparams, hindsight: bool = False
+    env: Environment,
+    agent: Agent,
+    keys: RunKeys,
+    env_params,
+    hparams,
+    hindsight: bool = False,
+    metrics: tuple[str, ...] = (),
 ) -> Carry:
     """Reset the environment and initialise the agent.
 
     ``hindsight=True`` also starts the running sums of the hindsight regret (when the
-    environment's spec declares ``fixed_arms``; otherwise it is ignored).
+    environment's spec declares ``fixed_arms``; otherwise it is ignored); ``metrics`` the
+    feedback-loop metrics' carry (names checked by
+    :func:`experiments.feedback_metrics.check`).
     """
     spec = env.spec
     env_state, timestep = env.reset(jax.random.fold_in(keys.env, RESET_INDEX), env_params)
@@ -159,7 +180,10 @@ def init_carry(
     shown = None
     if spec.action == capabilities.SLATE and spec.fixed_arms:
         shown = jnp.zeros((spec.num_arms,), jnp.bool_)
-    return Carry(env_state, agent_state, timestep, arm_totals, action_check, shown)
+    watch = None
+    if metrics:
+        watch = feedback_metrics.init(env, metrics, keys.watch, env_state, env_params, timestep)
+    return Carry(env_state, agent_state, timestep, arm_totals, action_check, shown, watch)
 
 
 def _two_sum(a, b):
@@ -268,9 +292,11 @@ def step_once(
     env_params,
     hparams,
     record=None,
+    metrics: tuple[str, ...] = (),
 ):
     """One round at time index ``t``: returns ``(next carry, per-step log)``; the log is
-    ``record(Round(...))`` when a recorder is given, else the metrics."""
+    ``record(Round(...))`` when a recorder is given, else the metrics (with the per-round
+    feedback-loop ``metrics``; the snapshots are :func:`advance`'s)."""
     key_env_t = jax.random.fold_in(keys.env, t)
     key_act, key_update = jax.random.split(jax.random.fold_in(keys.agent, t))
     timestep = carry.timestep
@@ -289,24 +315,41 @@ def step_once(
         positions=next_timestep.positions,
     )
     agent_state = agent.update(key_update, carry.agent_state, transition, hparams)
-    shown = carry.shown
     if record is not None:
-        arm_totals = carry.arm_totals
         log = record(Round(t, key_act, carry.agent_state, hparams, timestep, action, next_timestep))
+        tracked = carry
     else:
-        arm_totals, shown, log = step_metrics(env, agent, carry, action, next_timestep)
-    next_carry = Carry(env_state, agent_state, next_timestep, arm_totals, action_check, shown)
+        tracked, log = step_metrics(env, agent, carry, action, next_timestep, env_params, metrics)
+    next_carry = Carry(
+        env_state,
+        agent_state,
+        next_timestep,
+        tracked.arm_totals,
+        action_check,
+        tracked.shown,
+        tracked.watch,
+    )
     return next_carry, log
 
 
-def step_metrics(env: Environment, agent: Agent, carry: Carry, action, next_timestep):
+def step_metrics(
+    env: Environment,
+    agent: Agent,
+    carry: Carry,
+    action,
+    next_timestep,
+    env_params=None,
+    metrics: tuple[str, ...] = (),
+):
     """The environment's log of ``action`` on ``carry.timestep`` plus the runner's metrics
-    (see the module docstring); returns ``(next arm totals, next shown arms, log)``."""
+    (see the module docstring); returns ``(carry with the next arm totals, shown arms and
+    watch, log)``."""
     timestep = carry.timestep
     log = env.log(timestep, action, next_timestep)
     extra: dict[str, jax.Array] = {}
     arm_totals = carry.arm_totals
     shown = carry.shown
+    watch = carry.watch
     if shown is not None:
         shown = shown.at[action].set(True)
         extra["coverage"] = jnp.mean(shown.astype(jnp.float32))
@@ -319,15 +362,27 @@ def step_metrics(env: Environment, agent: Agent, carry: Carry, action, next_time
         true_param = timestep.oracle.true_param
         if estimate.shape == true_param.shape:
             extra["param_error"] = jnp.linalg.norm(estimate - true_param).astype(jnp.float32)
-    if extra:
-        log = extend_log(type(log), tuple(extra))(*log, *extra.values())
-    return arm_totals, shown, log
+    if watch is not None:
+        watch, per_round = feedback_metrics.observe(
+            env, metrics, watch, carry.env_state, env_params, timestep, action
+        )
+        extra.update(per_round)
+    log = with_metrics(log, extra)
+    return carry._replace(arm_totals=arm_totals, shown=shown, watch=watch), log
+
+
+def with_metrics(log, extra: dict[str, jax.Array]):
+    """``log`` with the metrics ``extra`` appended (:func:`extend_log`)."""
+    if not extra:
+        return log
+    return extend_log(type(log), tuple(extra))(*log, *extra.values())
 
 
 @functools.cache
 def extend_log(log_type: type, names: tuple[str, ...]) -> type:
-    """The environment's log type plus the runner's metrics ``names`` (``hindsight_regret``,
-    ``param_error``; see the module docstring), appended in that order."""
+    """The environment's log type plus the runner's metrics ``names`` (``coverage``,
+    ``hindsight_regret``, ``param_error``, the feedback-loop metrics; see the module
+    docstring), appended in that order."""
     suffix = "".join(n.title().replace("_", "") for n in names)
     return NamedTuple(
         f"{log_type.__name__}With{suffix}",
@@ -346,23 +401,37 @@ def advance(
     num_steps: int,
     record_every: int = 1,
     record=None,
+    metrics: tuple[str, ...] = (),
 ):
     """Run ``num_steps`` rounds from time index ``t_start`` (traced) with one ``lax.scan``.
 
     Returns ``(carry, log)``: the log holds ``num_steps // record_every`` values per metric,
     each the mean over its block of ``record_every`` consecutive steps (``record_every=1``
-    keeps every step).  ``num_steps`` must be a multiple of ``record_every``.
+    keeps every step), except the feedback-loop snapshots among ``metrics``
+    (:data:`experiments.feedback_metrics.SNAPSHOTS`), taken of the state at the block's
+    end.  ``num_steps`` must be a multiple of ``record_every``.
     """
     if num_steps % record_every:
         raise ValueError(f"num_steps={num_steps} is not a multiple of record_every={record_every}")
+    snapshots = record is None and any(n in feedback_metrics.SNAPSHOTS for n in metrics)
+
+    def with_snapshot(carry, log):
+        if not snapshots:
+            return log
+        values = feedback_metrics.snapshot(env, metrics, carry.watch, carry.env_state, env_params)
+        return with_metrics(log, values)
+
+    def step(carry, t):
+        return step_once(env, agent, carry, keys, t, env_params, hparams, record, metrics)
 
     def body(carry, t):
-        return step_once(env, agent, carry, keys, t, env_params, hparams, record)
+        carry, log = step(carry, t)
+        return carry, with_snapshot(carry, log)
 
     def block(carry, t_block):
         times = t_block + jnp.arange(record_every, dtype=jnp.int32)
-        carry, logs = jax.lax.scan(body, carry, times)
-        return carry, jax.tree.map(lambda x: jnp.mean(x, axis=0), logs)
+        carry, logs = jax.lax.scan(step, carry, times)
+        return carry, with_snapshot(carry, jax.tree.map(lambda x: jnp.mean(x, axis=0), logs))
 
     t_start = jnp.asarray(t_start, jnp.int32)
     if record_every == 1:
@@ -379,6 +448,7 @@ def make_run(
     record_every: int = 1,
     hindsight: bool = False,
     record=None,
+    metrics: tuple[str, ...] = (),
 ):
     """A pure ``run(key, env_params, hparams) -> log`` over ``num_steps`` rounds.
 
@@ -393,16 +463,32 @@ def make_run(
     recorder of :mod:`experiments.offpolicy` is one: context, action, reward and the
     action's propensity).  The scan, the keys and the updates are the same either way.
 
+    ``metrics``: feedback-loop metrics to log as well (names of
+    :data:`experiments.feedback_metrics.NAMES`; they draw from their own key, so every other
+    metric keeps its numbers).
+
     Raises ConfigError when the agent does not fit the environment (its declared needs
-    against the environment's spec: :func:`agents.fit.check_fits`).
+    against the environment's spec: :func:`agents.fit.check_fits`) or cannot log
+    ``metrics``.
     """
     check_fits(env, agent)
+    metrics = feedback_metrics.check(env, metrics) if metrics else ()
 
     def run(key, env_params, hparams):
         keys = split_run_key(key)
-        carry = init_carry(env, agent, keys, env_params, hparams, hindsight)
+        carry = init_carry(env, agent, keys, env_params, hparams, hindsight, metrics)
         _, log = advance(
-            env, agent, carry, keys, env_params, hparams, 0, num_steps, record_every, record
+            env,
+            agent,
+            carry,
+            keys,
+            env_params,
+            hparams,
+            0,
+            num_steps,
+            record_every,
+            record,
+            metrics,
         )
         return log
 

@@ -8,6 +8,7 @@ An experiment file::
     num_steps = 1000
     seed = 0                  # base seed: seed i of the experiment is fold_in(key(seed), i)
     figures = ["reward", "optimal", "regret"]
+    metrics = ["user_drift", "homogeneity"]   # optional: feedback-loop metrics to log too
 
     [env]                     # registry name, then static fields and traced params, flat
     name = "testbed"
@@ -94,6 +95,16 @@ from experiments.plugins import discover_entry_points, import_plugins
 from simulator.params import ConfigError
 
 SWEEP_MODES = ("grid", "list")
+#: The opt-in metrics (:data:`experiments.feedback_metrics.NAMES`, without importing jax).
+METRICS = (
+    "user_drift",
+    "homogeneity",
+    "coverage",
+    "exposure_gini",
+    "popularity_bias",
+    "utility",
+    "utility_initial",
+)
 FIGURES = (
     "regret",
     "regret_log",
@@ -114,6 +125,7 @@ TOP_LEVEL_KEYS = (
     "num_steps",
     "seed",
     "figures",
+    "metrics",
     "env",
     "agents",
     "sweep",
@@ -134,7 +146,7 @@ PROPENSITY_MODES = ("auto", "exact", "monte_carlo")
 OBD_POLICIES = ("random", "bts")
 OBD_CAMPAIGNS = ("all", "men", "women")
 #: Keys only an online simulation has.
-SIMULATE_ONLY_KEYS = ("figures", "sweep", "chunk_size", "record_every")
+SIMULATE_ONLY_KEYS = ("figures", "metrics", "sweep", "chunk_size", "record_every")
 _LABEL = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]*$")
 
 
@@ -338,6 +350,10 @@ class Experiment:
       record_every: store the mean of each block of this many steps (1 keeps every step);
         None picks 1 unless the stored metrics would not fit comfortably in memory.
       x64: run in float64.
+      metrics: opt-in metrics logged besides the environment's own: the feedback-loop
+        metrics of :mod:`experiments.feedback_metrics` (``user_drift``, ``homogeneity``,
+        ``coverage``, ``exposure_gini``, ``popularity_bias``, ``utility``,
+        ``utility_initial``); checked against the environment by the planner.
       kind: ``"simulate"`` (online runs), ``"replay"`` or ``"ope"`` (on the ``log``).
       log: the ``[log]`` table of a replay or ope experiment, else None.
       plugins: modules imported before the experiment's names are checked (see
@@ -360,6 +376,7 @@ class Experiment:
     chunk_size: int | None = None
     record_every: int | None = None
     x64: bool = False
+    metrics: list[str] = dataclasses.field(default_factory=list)
     kind: str = "simulate"
     log: LogConfig | None = None
     plugins: list[str] = dataclasses.field(default_factory=list)
@@ -388,6 +405,8 @@ class Experiment:
             out["chunk_size"] = self.chunk_size
         if self.record_every is not None:
             out["record_every"] = self.record_every
+        if self.metrics:
+            out["metrics"] = list(self.metrics)
         return out
 
     def _logged_to_dict(self) -> dict[str, Any]:
@@ -764,6 +783,9 @@ def from_dict(data: dict[str, Any], folder: str | Path | None = None) -> Experim
         raise ConfigError(f"figures = {figures!r}: a list of names from {', '.join(FIGURES)}")
     chunk_size = data.get("chunk_size")
     record_every = data.get("record_every")
+    metrics = data.get("metrics", [])
+    if not isinstance(metrics, list) or any(m not in METRICS for m in metrics):
+        raise ConfigError(f"metrics = {metrics!r}: a list of names from {', '.join(METRICS)}")
     experiment = Experiment(
         env=_env_from_dict(data["env"]),
         agents=agent_configs,
@@ -779,6 +801,7 @@ def from_dict(data: dict[str, Any], folder: str | Path | None = None) -> Experim
         if record_every is None
         else _require_int("record_every", record_every, 1),
         x64=bool(data.get("x64", False)),
+        metrics=list(dict.fromkeys(metrics)),
         plugins=plugins,
     )
     if experiment.record_every is not None and experiment.num_steps % experiment.record_every:
@@ -835,6 +858,7 @@ def to_toml(experiment: Experiment) -> str:
         "num_steps",
         "seed",
         "figures",
+        "metrics",
         "x64",
     ):
         if key in data:

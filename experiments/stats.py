@@ -404,6 +404,9 @@ def paired_difference(a: Any, b: Any, axis: int = 0, level: float = 0.95) -> Int
 # ---------------------------------------------------------------------------------------
 
 _CORE_METRICS = ("reward", "regret", "optimal")
+#: Metrics of a state (the users', the catalog's) whose value at the horizon is reported
+#: too (``final_<name>``): the feedback-loop snapshots and coverage.
+FINAL_METRICS = ("user_drift", "homogeneity", "coverage", "exposure_gini", "popularity_bias")
 
 
 def cumulative_regret(regret: Any, record_every: int = 1) -> np.ndarray:
@@ -468,8 +471,10 @@ def run_summaries(results: Any) -> dict[str, dict[str, np.ndarray]]:
     reward, named the click-through rate, when the environment pays clicks: see
     :func:`reward_kind`), ``pct_optimal`` (100 × mean of ``optimal``),
     ``final_hindsight_regret`` (where ``hindsight_regret`` was logged: the cumulative regret
-    against the best fixed arm in hindsight at the horizon), and ``avg_<metric>`` for every
-    other metric (e.g. ``avg_loss``, ``avg_param_error``).  A diverged run (``diverged`` or
+    against the best fixed arm in hindsight at the horizon), ``avg_<metric>`` for every
+    other metric (e.g. ``avg_loss``, ``avg_param_error``), and ``final_<metric>`` (the last
+    stored value) for the metrics of state in :data:`FINAL_METRICS` (``user_drift``,
+    ``homogeneity``, ``coverage``, ``exposure_gini``, ``popularity_bias``).  A diverged run (``diverged`` or
     a non-finite value) is NaN in every entry; a metric other than reward, regret and
     optimal that is NaN throughout a run is one its point does not log (``click_3`` of a
     two-position slate), not a divergence.
@@ -512,6 +517,8 @@ def run_summaries(results: Any) -> dict[str, dict[str, np.ndarray]]:
         for name, values in metrics.items():
             if name not in _CORE_METRICS:
                 rows[f"avg_{name}"] = _time_mean(values, bad)
+            if name in FINAL_METRICS:
+                rows[f"final_{name}"] = np.where(bad, np.nan, values[..., -1])
         rows["diverged"] = bad
         out[label] = rows
     return out

@@ -411,6 +411,18 @@ class DriftingUsers(Environment):
         """``sigmoid(scale * items @ prefs + bias)`` for items ``(..., d)`` and prefs ``(d,)``."""
         return jax.nn.sigmoid(params.scale * (items @ prefs) + params.bias)
 
+    def attractions(self, state: UsersState, params, prefs: Array, item_ids: Array) -> Array:
+        """Click probabilities ``(n, m)`` of items ``item_ids (m,)`` for preferences
+        ``prefs (n, d)`` (:class:`simulator.population.UserPopulation`)."""
+        items = self.item_vectors(state, params, item_ids)
+        return jax.nn.sigmoid(params.scale * (prefs @ items.T) + params.bias)
+
+    def initial_attractions(self, state: UsersState, params) -> Array:
+        """The candidates' click probabilities ``(K,)`` under the arriving user's initial
+        preference (the recorded profile)."""
+        items = self.item_vectors(state, params, state.candidates)
+        return self.click_probability(state.profile, items, params)
+
     def _arrive(self, key: Array, arrival_cdf: Array) -> tuple[Array, Array]:
         key_user, key_candidates = jax.random.split(key)
         if self.arrival == "uniform":
