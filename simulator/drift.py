@@ -26,6 +26,9 @@ Processes (registry name: update, with ``theta_0`` the anchor and ``t`` the step
     endogenous      theta_t = theta_{t-1} + rate * m_t (c_t - theta_{t-1})   (toward consumed)
     boredom         s_t = (1 - recovery)(s_{t-1} + m_t c_t),  theta_t = theta_0 - rate * s_t
     rotting         n_t = n_{t-1} + m_t,  theta_t = theta_0 * (1 - rate) ** n_t
+    interest        every shown item's interest theta . v moves by U[0, rate] up if
+                    clicked, down if not; with probability reset it shrinks toward a
+                    fresh draw (Jiang et al. 2019; Khritankov & Pilkevich 2021)
 
 Consumption (endogenous processes).  ``step(..., consumed=...)`` takes ``None`` (nothing
 consumed), a bare array ``c`` of ``theta``'s shape (everything consumed ``c``: mask 1), or a
@@ -37,6 +40,13 @@ clicked items count).  Exogenous processes ignore it.  :meth:`Drift.step_row` is
 case "row ``i`` (index along axis 0) consumed ``target``"; for processes whose step only
 touches consuming rows (``row_local``: stationary, endogenous, rotting) it updates that
 row's slice only, in O(d) rather than O(U d).
+
+Exposure (``interest``).  A process with ``reads_exposure`` reacts to what was *shown*,
+clicked or not, not only to what was consumed: the lazy step takes an :class:`Exposure`
+(the shown items' vectors, the clicks, the examined positions; one design for one arm and
+for slates) and the eager step a :class:`Consumption` whose ``mask`` marks what was shown
+and whose ``reaction`` holds the clicks.  Only environments that pass exposures accept such
+a process (``attach(env, exposure=True)``: ``drifting_users``).
 
 Common random numbers: the randomness of a step comes only from its ``key``.  Environments
 derive that key from the environment's step key, never from the agent's action, so with an
@@ -74,6 +84,7 @@ process does it (``t`` the step count, ``r`` the reversion, ``a = 1 - r``)::
     boredom         row u's satiation s and the step tau of its last consumption are
                     remembered; at step t it is (1 - recovery)^{t - tau} s
     rotting         row u's consumption count is remembered
+    interest        like endogenous: only the row shown items moves; its value is remembered
 
 The AR(1) path ``Y_u`` is not stored: its value at step ``t`` is built by a dyadic Gaussian
 bridge (Lévy's construction) from normals keyed by the tree nodes on the way to ``t``
@@ -143,23 +154,63 @@ class Consumption(NamedTuple):
     Attributes:
       target: theta's shape; what each consuming entry consumed.
       mask: broadcastable to theta; 1 where something was consumed, 0 elsewhere.
+      reaction: for the processes that react to exposure (``reads_exposure``: ``interest``),
+        the reaction to what was shown, broadcastable like ``mask``, which then marks what
+        was *shown*; None: the mask is the reaction (only what was consumed counts).
     """
 
     target: Array
     mask: Array
+    reaction: Any = None
+
+
+class Exposure(NamedTuple):
+    """What one user was shown in a round and how they reacted (a lazy population's step).
+
+    The processes that react to exposure (``reads_exposure``: ``interest``) read all of
+    it; the others read the consumption it implies, the first clicked item
+    (:meth:`consumed`).
+
+    Attributes:
+      items: ``(k, d)`` the shown items' vectors, position 1 first (``k = 1`` for one arm).
+      clicks: ``(k,)`` float32 the reactions, 1 for a click.
+      seen: ``(k,)`` float32, 1 where the user examined the position (a cascade stops at
+        the last click; everything shown is seen otherwise).
+    """
+
+    items: Array
+    clicks: Array
+    seen: Array
+
+    @classmethod
+    def of_consumption(cls, target: Array, weight: Any = 1.0) -> Exposure:
+        """One item ``target (d,)`` shown and reacted to with ``weight``."""
+        target = jnp.asarray(target, jnp.float32)
+        weight = jnp.asarray(weight, jnp.float32)
+        return cls(target[None], weight[None], jnp.ones((1,), jnp.float32))
+
+    def consumed(self) -> tuple[Array, Array]:
+        """``(target (d,), weight ())``: the first clicked item and whether there was one
+        (the first item and 0 without a click)."""
+        clicked = self.clicks * self.seen > 0
+        position = jnp.argmax(clicked)
+        return self.items[position], jnp.any(clicked).astype(jnp.float32)
 
 
 def as_consumption(consumed: Any, theta: Array) -> Consumption | None:
     """Normalise ``consumed`` (None, a bare array, or a :class:`Consumption`)."""
     if consumed is None:
         return None
+    reaction = None
     if isinstance(consumed, Consumption):
-        target, mask = consumed
+        target, mask, reaction = consumed
     else:
         target, mask = consumed, 1.0
     target = jnp.broadcast_to(jnp.asarray(target, jnp.float32), theta.shape)
     mask = jnp.asarray(mask, jnp.float32)
-    return Consumption(target=target, mask=mask)
+    if reaction is not None:
+        reaction = jnp.asarray(reaction, jnp.float32)
+    return Consumption(target=target, mask=mask, reaction=reaction)
 
 
 _NO_EXTRA = (0,)
@@ -211,6 +262,9 @@ class Drift:
     params_type: ClassVar[type] = None
     row_local: ClassVar[bool] = False
     lazy: ClassVar[bool] = False
+    #: Reacts to what was shown, clicked or not (an :class:`Exposure`), not only to what
+    #: was consumed: only environments that pass exposures may use it (see :func:`attach`).
+    reads_exposure: ClassVar[bool] = False
 
     def default_params(self) -> Any:
         """The traced knobs with their defaults."""
@@ -348,23 +402,33 @@ class Drift:
         params: Any,
         row: Array,
         theta_row: Array,
-        target: Array,
+        target: Any = None,
         weight: Any = 1.0,
+        exposure: Exposure | None = None,
     ) -> Population:
         """One step in which row ``row`` consumed ``target`` (with ``weight``, e.g. the
         click), as :meth:`step_row`, in O(1) (exogenous) or O(d) (consumption memory).
 
         Args:
-          key: the step's randomness (abrupt change times); derive it from the
-            environment key only.
+          key: the step's randomness (abrupt change times, the reaction's steps); derive
+            it from the environment key only.
           row: ``()`` int index of the consuming row.
           theta_row: ``(d,)`` that row's current value (``population_rows`` at ``pop.t``).
-          target: ``(d,)`` what it consumed.
+          target: ``(d,)`` what it consumed (None: ``exposure.consumed()``).
           weight: ``()`` 0/1 (or in [0, 1]): whether it was consumed.
+          exposure: what the row was shown and its reactions (:class:`Exposure`); the
+            processes that react to exposure (``reads_exposure``) need it (without it,
+            ``target`` shown and reacted to with ``weight``).
         """
         pop = pop._replace(t=pop.t + 1, change_point=jnp.zeros((), jnp.bool_))
+        if target is None:
+            target, weight = exposure.consumed()
         weight = jnp.asarray(weight, jnp.float32)
         target = jnp.asarray(target, jnp.float32)
+        if self.reads_exposure:
+            if exposure is None:
+                exposure = Exposure.of_consumption(target, weight)
+            return self._lazy_expose(key, pop, params, row, theta_row, exposure)
         return self._lazy_step(key, pop, params, row, theta_row, target, weight)
 
     def population_rows(self, pop: Population, params: Any, rows: Array, anchors: Array) -> Array:
@@ -387,6 +451,10 @@ class Drift:
     def _lazy_step(self, key, pop: Population, params, row, theta_row, target, weight):
         """Return the population after step ``pop.t`` (already incremented)."""
         return pop
+
+    def _lazy_expose(self, key, pop: Population, params, row, theta_row, exposure: Exposure):
+        """As :meth:`_lazy_step` for a process that reacts to exposure."""
+        raise NotImplementedError
 
     def _lazy_rows(self, pop: Population, params, rows, anchors):
         """Return the values ``(n, d)`` of ``rows`` at step ``pop.t``."""
@@ -816,6 +884,123 @@ class Rotting(Drift):
 
 
 # --------------------------------------------------------------------------------------
+# Reactions to exposure (read what was shown, clicked or not)
+# --------------------------------------------------------------------------------------
+
+
+@flax.struct.dataclass
+class InterestParams:
+    rate: float = knob(
+        0.01, low=0.0, doc="largest step of the interest in a shown item: delta ~ U[0, rate]"
+    )
+    reset: float = knob(
+        0.0, low=0.0, high=1.0, doc="probability q that a shown item's interest is reset"
+    )
+    reset_scale: float = knob(
+        0.5, low=0.0, high=1.0, doc="share s of the interest a reset keeps (1: no reset)"
+    )
+    reset_range: float = knob(
+        0.5, low=0.0, doc="a reset's fresh part xi ~ U[-reset_range, reset_range]"
+    )
+
+
+@dataclasses.dataclass(frozen=True)
+class Interest(Drift):
+    """Interest that follows the reaction to what was shown: the degenerate feedback loop.
+
+    The user model of Jiang et al. (2019) as instantiated by Khritankov & Pilkevich (2021).
+    A user's interest in item ``j`` is ``mu_j = theta . v_j``; every *shown* item that the
+    user examined moves with the reaction ``c_j`` (1 click, 0 none), clicked or not, and
+    nothing else moves::
+
+        delta_j ~ U[0, rate]
+        mu_j <- mu_j + delta_j (2 c_j - 1)                      (up if clicked, else down)
+        with probability q = reset:  mu_j <- s mu_j + (1 - s) xi_j,  xi_j ~ U[-r, r]
+
+    with ``s = reset_scale`` and ``r = reset_range``; in ``theta``, each change of ``mu_j``
+    is made along ``v_j`` (``theta += change * v_j / ||v_j||^2``), so with one-hot items
+    (``theta`` the vector of interests, ``v_j = e_j``: the papers' setting) it is exactly
+    the per-item update above, and with latent item vectors a click pulls the taste toward
+    the item and a rejection pushes it away.  The positions of a slate move together from
+    the round's ``theta`` (exact for orthogonal items).
+
+    Jiang et al.'s positive-feedback user is ``reset = 0``: a recommender that keeps
+    showing what is clicked makes ``||theta_t - theta_0||`` grow without bound (their
+    degeneracy; the echo chamber), faster when the candidate pool is small and exploration
+    rare (the filter bubble).  Khritankov & Pilkevich show that additive noise in the
+    reaction (``drifting_users``' ``logit_noise``) slows that growth but does not stop it,
+    while any ``q > 0`` with ``s < 1`` bounds it: an item shown every round settles where a
+    step up balances the expected reset, ``mu* = d (1 - q (1 - s)) / (q (1 - s))`` with
+    ``d = E delta (2 sigma(mu*) - 1)`` (about ``rate / 2`` once clicks are certain).
+
+    Randomness: the steps, reset coins and fresh draws of row ``u`` come from
+    ``fold_in(key, u)`` (the environment's step key), one triple per position.  Reacts to
+    exposure (``reads_exposure``): only environments that pass what was shown use it
+    (``drifting_users``); O(k d) per step, one memory row per user.
+
+    Choices where the papers leave room: the reset's fresh part is a new draw from
+    ``U[-reset_range, reset_range]`` (their code's; 0.5 is their initial law), not the
+    user's initial interest; only shown and examined items move or reset; no clipping.
+
+    References: Jiang, Chiappa, Lattimore, György & Kohli (2019), "Degenerate feedback loops
+    in recommender systems", AIES; Khritankov & Pilkevich (2021), "Existence conditions for
+    hidden feedback loops in online recommender systems", arXiv 2109.05278.
+    """
+
+    params_type: ClassVar[type] = InterestParams
+    row_local: ClassVar[bool] = True
+    lazy: ClassVar[bool] = True
+    reads_exposure: ClassVar[bool] = True
+
+    def react(self, key: Array, theta: Array, params: Any, exposure: Exposure) -> Array:
+        """One user's ``theta (d,)`` after the reactions of ``exposure``."""
+        items = jnp.asarray(exposure.items, jnp.float32)
+        k = items.shape[0]
+        key_step, key_coin, key_fresh = jax.random.split(key, 3)
+        delta = params.rate * jax.random.uniform(key_step, (k,), jnp.float32)
+        seen = exposure.seen
+        norms = jnp.sum(items * items, axis=-1)
+        along = items / jnp.where(norms > 0, norms, 1.0)[:, None]  # v_j / ||v_j||^2
+        steps = seen * delta * (2.0 * exposure.clicks - 1.0)
+        moved = theta + steps @ items
+        interest = items @ moved
+        reset = (seen > 0) & (jax.random.uniform(key_coin, (k,), jnp.float32) < params.reset)
+        fresh = params.reset_range * jax.random.uniform(key_fresh, (k,), jnp.float32, -1.0, 1.0)
+        target = params.reset_scale * interest + (1.0 - params.reset_scale) * fresh
+        return moved + jnp.where(reset, target - interest, 0.0) @ along
+
+    def _lazy_memory(self, num_rows, dim):
+        return jnp.zeros((num_rows, dim), jnp.float32), jnp.zeros((num_rows,), jnp.int32)
+
+    def _lazy_expose(self, key, pop, params, row, theta_row, exposure):
+        theta = self.react(jax.random.fold_in(key, row), theta_row, params, exposure)
+        return pop._replace(rows=pop.rows.at[row].set(theta), since=pop.since.at[row].set(pop.t))
+
+    def _lazy_rows(self, pop, params, rows, anchors):
+        return jnp.where((pop.since[rows] > 0)[:, None], pop.rows[rows], anchors)
+
+    def _next(self, key, state, params, consumption, t):
+        # rows of theta (axis 0; one row for a 1-d theta) were shown their target where the
+        # mask is 1, with the reaction (the mask itself when no reaction is given)
+        if consumption is None:
+            return state.theta, _no_change(), state.extra
+        theta = jnp.atleast_2d(state.theta)
+        shape = theta.shape[:1]
+        shown = jnp.broadcast_to(jnp.asarray(consumption.mask, jnp.float32), shape + (1,))
+        reaction = consumption.mask if consumption.reaction is None else consumption.reaction
+        clicks = jnp.broadcast_to(jnp.asarray(reaction, jnp.float32), shape + (1,))
+        target = jnp.atleast_2d(consumption.target)
+
+        def one_row(row, theta_row, item, click, seen):
+            exposure = Exposure(item[None], click, seen)
+            return self.react(jax.random.fold_in(key, row), theta_row, params, exposure)
+
+        rows = jnp.arange(shape[0], dtype=jnp.int32)
+        new = jax.vmap(one_row)(rows, theta, target, clicks, shown)
+        return new.reshape(state.theta.shape), _no_change(), state.extra
+
+
+# --------------------------------------------------------------------------------------
 # AR(1) paths as fixed functions of (key, t): a dyadic Gaussian bridge
 # --------------------------------------------------------------------------------------
 
@@ -918,6 +1103,7 @@ DRIFTS.register("rotation", Rotation)
 DRIFTS.register("endogenous", Endogenous)
 DRIFTS.register("boredom", Boredom)
 DRIFTS.register("rotting", Rotting)
+DRIFTS.register("interest", Interest)
 
 make = DRIFTS.make
 names = DRIFTS.names
@@ -952,16 +1138,27 @@ def build(name: str, options: Any = (), field: str = "env.drift") -> Drift:
         raise ConfigError(f"{field} = {name!r}: {err}") from None
 
 
-def attach(env: Any) -> Drift:
+def attach(env: Any, exposure: bool = False) -> Drift:
     """For an environment with static fields ``drift`` and ``drift_options``: validate them
     (ConfigError naming ``env.drift``), store ``drift_options`` as a sorted tuple of pairs
     (a dict is accepted), and keep the built process as ``env.drift_process``.
 
-    Call it from the environment's ``__post_init__``.
+    Call it from the environment's ``__post_init__``; ``exposure=True`` when the
+    environment passes what was shown (:class:`Exposure`) to the drift, so that the
+    processes that react to exposure (``interest``) are allowed.
     """
     options = options_tuple(env.drift_options)
     object.__setattr__(env, "drift_options", options)
     process = build(env.drift, options)
+    if process.reads_exposure and not exposure:
+        readers = ", ".join(n for n in names() if make(n).reads_exposure)
+        raise ConfigError(
+            f"env.drift = {env.drift!r}: reacts to what the user was shown, clicked or not, "
+            f"which {type(env).__name__} does not pass to its drift; use it with "
+            f"drifting_users, or pick another drift (allowed here: "
+            f"{', '.join(n for n in names() if not make(n).reads_exposure)}; exposure "
+            f"drifts: {readers})"
+        )
     object.__setattr__(env, "drift_process", process)
     return process
 
@@ -974,6 +1171,8 @@ __all__ = [
     "Drift",
     "DriftState",
     "Endogenous",
+    "Exposure",
+    "Interest",
     "MeanReverting",
     "Periodic",
     "Population",

@@ -40,6 +40,8 @@ Array = jax.Array
 
 ARRIVALS = ("uniform", "zipf")
 USER_FEATURES = ("initial", "current")
+#: fold-in index of the logit noise's key in the click key (never an item id).
+LOGIT_NOISE = 0xFFFFFFFF
 #: A run keeps its catalog (drawn at reset, the same vectors as on demand) when it holds at
 #: most this many floats (256 KiB) or is shown whole: a gather is cheaper than K draws.
 KEEP_CATALOG = 1 << 16
@@ -91,6 +93,9 @@ class DriftingUsersParams:
     feature_noise: float = knob(
         0.0, low=0.0, doc="std of fresh Gaussian noise on every observed feature"
     )
+    logit_noise: float = knob(
+        0.0, low=0.0, doc="w: fresh U[-w, w] noise on each shown item's click logit"
+    )
     zipf_exponent: float = knob(
         1.0, low=0.0, doc="Zipf exponent of user arrivals (arrival='zipf'; 0 = uniform)"
     )
@@ -123,7 +128,10 @@ class DriftingUsers(Environment):
 
     then the preferences ``(U, d)`` drift under ``drift``; endogenous processes see the
     consumption "user ``i_t`` consumed ``v_a``" only when clicked (so ``endogenous`` pulls
-    ``u_{i_t}`` toward ``v_a``).  The drift is evaluated lazily: the arriving user's
+    ``u_{i_t}`` toward ``v_a``), and ``interest`` sees the exposure: every shown (and, in
+    a cascade, examined) item with its reaction, clicked or not.  With ``logit_noise = w``
+    each shown item's click logit gets fresh ``U[-w, w]`` noise (Khritankov & Pilkevich's
+    additive noise); the oracle's click probabilities leave it out.  The drift is evaluated lazily: the arriving user's
     preference is computed at their arrival from the drift's lazy form, exactly in law
     (jointly over users and time) the process that moves all ``U`` users every step; the
     exogenous processes' randomness comes from the environment key only, so every agent
@@ -166,6 +174,10 @@ class DriftingUsers(Environment):
       catalog_seed: draw the item vectors once from ``key(catalog_seed)`` into
         ``params.items`` (a data field: one copy shared by every point and seed, and kept
         out of the per-run state); None draws a catalog per run.
+      one_hot_items: item ``n`` is the unit vector ``e_n`` (needs ``dim = num_items``): a
+        preference is then the vector of the user's interests in every item, the setting
+        of Jiang et al. (2019) and Khritankov & Pilkevich (2021) (with ``scale = 1``,
+        ``bias = 0`` the click probability is ``sigmoid(interest)``).
       population_seed: draw the users' initial tastes from ``key(population_seed)``
         instead of the run's key: one population for every run (seed and point), still
         drawn on demand, so nothing is stored and ``shared_taste`` stays a traced knob;
@@ -204,6 +216,7 @@ class DriftingUsers(Environment):
     drift_options: Any = ()
     catalog_seed: int | None = None
     population_seed: int | None = None
+    one_hot_items: bool = False
     slate_size: int = 1
     click_model: str = click_models.CASCADE
     examination: tuple[float, ...] | None = None
@@ -237,6 +250,12 @@ class DriftingUsers(Environment):
             f"env.user_features = {self.user_features!r}: must be one of "
             f"{', '.join(USER_FEATURES)}",
         )
+        require(
+            not self.one_hot_items or (self.dim == self.num_items and self.catalog_seed is None),
+            f"env.one_hot_items = true: item n is the unit vector e_n, so dim must equal "
+            f"num_items (dim = {self.dim}, num_items = {self.num_items}) and catalog_seed "
+            f"must be unset",
+        )
         for name in ("catalog_seed", "population_seed"):
             value = getattr(self, name)
             require(
@@ -269,7 +288,7 @@ class DriftingUsers(Environment):
             f"env.num_relevant = {self.num_relevant!r}: must be None or an integer in "
             f"[1, num_candidates = {self.num_candidates}]",
         )
-        drift_lib.attach(self)
+        drift_lib.attach(self, exposure=True)
 
     @property
     def slates(self) -> bool:
@@ -278,6 +297,8 @@ class DriftingUsers(Environment):
 
     @property
     def _keeps_catalog(self) -> bool:
+        if self.one_hot_items:
+            return False
         small = self.num_items * self.dim <= KEEP_CATALOG
         return small or self.num_candidates == self.num_items
 
@@ -403,6 +424,10 @@ class DriftingUsers(Environment):
         if params.items is not None:
             items = jnp.asarray(params.items, jnp.float32)
             return self._rows(lambda ids: items[ids], item_ids)
+        if self.one_hot_items:
+            return self._rows(
+                lambda ids: jax.nn.one_hot(ids, self.dim, dtype=jnp.float32), item_ids
+            )
         if state.items.shape[0] == self.num_items:
             return self._rows(lambda ids: state.items[ids], item_ids)
         return self._rows(lambda ids: self._draw_rows(state.catalog, ids), item_ids)
@@ -410,6 +435,15 @@ class DriftingUsers(Environment):
     def click_probability(self, prefs: Array, items: Array, params) -> Array:
         """``sigmoid(scale * items @ prefs + bias)`` for items ``(..., d)`` and prefs ``(d,)``."""
         return jax.nn.sigmoid(params.scale * (items @ prefs) + params.bias)
+
+    def _noisy_click_probability(self, key: Array, prefs: Array, items: Array, params) -> Array:
+        """The click probabilities of the shown ``items (k, d)`` with the round's logit noise
+        ``U[-w, w]`` (one draw per item from ``fold_in(key, LOGIT_NOISE)``; ``w = 0`` gives
+        :meth:`click_probability` exactly)."""
+        key = jax.random.fold_in(key, LOGIT_NOISE)
+        noise = jax.random.uniform(key, items.shape[:-1], jnp.float32, -1.0, 1.0)
+        logits = params.scale * (items @ prefs) + params.bias + params.logit_noise * noise
+        return jax.nn.sigmoid(logits)
 
     def attractions(self, state: UsersState, params, prefs: Array, item_ids: Array) -> Array:
         """Click probabilities ``(n, m)`` of items ``item_ids (m,)`` for preferences
@@ -513,21 +547,25 @@ class DriftingUsers(Environment):
         if self.slates:
             shown = state.candidates[action]
             shown_items = self.item_vectors(state, params, shown)
-            w_slate = self.click_probability(state.pref, shown_items, params)
+            w_slate = self._noisy_click_probability(key_click, state.pref, shown_items, params)
             positions = click_models.sample(self.click_chain, key_click, w_slate, shown)
             position, clicked = click_models.first_click(positions)
             item = shown_items[position]
             click = clicked.astype(jnp.float32)
             reward = jnp.sum(positions.clicks)
+            seen = positions.observed.astype(jnp.float32)
+            exposure = drift_lib.Exposure(shown_items, positions.clicks, seen)
         else:
             item = self.item_vectors(state, params, state.candidates[action])
-            p_click = self.click_probability(state.pref, item, params)
+            p_click = self._noisy_click_probability(key_click, state.pref, item[None], params)[0]
             click = (jax.random.uniform(key_click, (), jnp.float32) < p_click).astype(jnp.float32)
             reward = click
+            exposure = drift_lib.Exposure.of_consumption(item, click)
         drift = self.drift_process
         if self.lazy:
+            exposure = exposure if drift.reads_exposure else None
             prefs = drift.population_step(
-                key_drift, state.prefs, params.drift, state.user, state.pref, item, click
+                key_drift, state.prefs, params.drift, state.user, state.pref, item, click, exposure
             )
         else:
             prefs = drift.step_row(key_drift, state.prefs, params.drift, state.user, item, click)

@@ -24,6 +24,7 @@ ZERO_KNOBS = {
     ("endogenous", ()): {"rate": 0.0},
     ("boredom", ()): {"rate": 0.0, "recovery": 0.2},
     ("rotting", ()): {"rate": 0.0},
+    ("interest", ()): {"rate": 0.0},
 }
 
 
@@ -53,6 +54,7 @@ def test_every_process_is_registered_and_starts_at_theta0():
         "endogenous",
         "boredom",
         "rotting",
+        "interest",
     }
     assert {name for name, _ in ZERO_KNOBS} == set(D.names())
 
