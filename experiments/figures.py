@@ -9,24 +9,35 @@ data, colour ramps for sweeps, facets, scales from the data); the numbers come f
 
 Figure names (files ``NAME.png`` and ``NAME.pdf``; the same names whatever was swept):
 
-=================  =====================================================================
-regret             mean cumulative regret with a 95% band, linear time
-regret_log         the same on a log-time axis, with the Lai–Robbins asymptote ``c ln t``
-                   for a ``bernoulli`` environment with fixed ``means``
-reward             average reward per step
-optimal            % optimal action per step
-loss               average loss per step (full-information streams), when logged
-sensitivity        the final metric against each swept value, one panel per swept key
-                   (a window and a discount share one panel on the effective-memory axis
-                   ``1/(1-γ)``), diverged points marked; for a 2-D grid also
-                   ``heatmap_<label>`` per agent
-privacy            average loss against the (epsilon, delta) of each noise multiplier
-normalised_regret  Riquelme, Tucker & Snoek (2018)'s table: final regret as a percentage
-                   of the uniform agent's (:func:`experiments.stats.normalised_regret`)
-ndcg               NDCG@k of the slate per step (ranked slates)
-ctr_by_position    click-through rate at each slate position with 95% intervals, one
-                   panel per point (ranked slates)
-=================  =====================================================================
+===================  =====================================================================
+regret               mean cumulative regret with a 95% band, linear time
+regret_log           the same on a log-time axis, with the Lai–Robbins asymptote ``c ln t``
+                     for a ``bernoulli`` environment with fixed ``means``
+reward               average reward per step
+optimal              % optimal action per step
+loss                 average loss per step (full-information streams), when logged
+sensitivity          the final metric against each swept value, one panel per swept key
+                     (a window and a discount share one panel on the effective-memory axis
+                     ``1/(1-γ)``), diverged points marked; for a 2-D grid also
+                     ``heatmap_<label>`` per agent
+privacy              average loss against the (epsilon, delta) of each noise multiplier
+normalised_regret    Riquelme, Tucker & Snoek (2018)'s table: final regret as a percentage
+                     of the uniform agent's (:func:`experiments.stats.normalised_regret`)
+ndcg                 NDCG@k of the slate per step (ranked slates)
+ctr_by_position      click-through rate at each slate position with 95% intervals, one
+                     panel per point (ranked slates)
+feedback             user drift and homogeneity over time, side by side (one panel when
+                     only one was logged; a row per agent when several agents are swept)
+lorenz               the exposure Lorenz curve at the horizon per agent and point, the
+                     diagonal of equal exposure dashed, the mean Gini ``G`` in the legend
+utility_homogeneity  mean utility against the final homogeneity, a marker per agent and
+                     point with Student-t intervals on both axes, an agent's points joined
+                     in sweep order and labelled ``ε=0.1`` (Chaney et al. 2018)
+===================  =====================================================================
+
+The last three draw the opt-in feedback-loop metrics (``metrics = [...]``; see
+:mod:`experiments.feedback_metrics` and :data:`FIGURE_METRICS`); without them the figure
+is skipped with a :class:`FigureSkipped` warning naming what is missing.
 
 What every curve figure states or shows:
 
@@ -65,7 +76,12 @@ import matplotlib
 import numpy as np
 
 from experiments import atomic, plots, stats
-from experiments.schema import FIGURES
+from experiments.schema import (  # noqa: F401 (re-exported: figures.missing_metrics)
+    FIGURE_METRICS,
+    FIGURES,
+    check_figure_metrics,
+    missing_metrics,
+)
 from experiments.stats import (  # noqa: F401 (re-exported: figures.normalised_regret)
     UNIFORM_AGENT,
     NormalisedRegret,
@@ -170,6 +186,8 @@ class _AgentView:
         self.points = [r.points[i] for i in index]
         self.grid = getattr(r, "grid", None) if len(index) == len(r.points) else None
         self.record_every = getattr(r, "record_every", 1)
+        finals = getattr(r, "finals", None) or {}
+        self.finals = {k: np.asarray(v)[index] for k, v in finals.items()}
 
     def __getattr__(self, name: str) -> np.ndarray:
         metrics = self.__dict__.get("metrics", {})
@@ -1080,6 +1098,257 @@ def _position_ctr_figure(results, options: _Options) -> list[tuple[str, Any]]:
     return [("ctr_by_position", fig)]
 
 
+# ---------------------------------------------------------------------------------------
+# Feedback loops: the users and the catalog (experiments.feedback_metrics)
+# ---------------------------------------------------------------------------------------
+
+
+class FigureSkipped(UserWarning):
+    """A figure the experiment names could not be drawn: its metrics were not logged."""
+
+
+#: The time-series panels of the ``feedback`` figure: metric, y label.
+FEEDBACK_PANELS = (("user_drift", "User drift"), ("homogeneity", "Homogeneity"))
+#: What the ``feedback`` figure's caption says each metric is.
+FEEDBACK_DEFINITIONS = {
+    "user_drift": "user drift: mean ‖θ_u(t) − θ_u(0)‖",
+    "homogeneity": "homogeneity: mean pairwise cosine of the users' θ_u(t)",
+}
+#: Greek letters for the swept keys' last parts in point labels (``ε=0.1``).
+GREEK = {
+    "alpha": "α",
+    "beta": "β",
+    "gamma": "γ",
+    "delta": "δ",
+    "epsilon": "ε",
+    "eta": "η",
+    "lambda": "λ",
+    "mu": "μ",
+    "rho": "ρ",
+    "sigma": "σ",
+    "tau": "τ",
+}
+
+
+def _logged(results) -> set[str]:
+    """The metric names some agent logged (and ``lorenz`` where a Lorenz curve was kept)."""
+    names: set[str] = set()
+    for label in results.agents:
+        r = results[label]
+        names.update(getattr(r, "metrics", None) or {})
+        if "lorenz" in (getattr(r, "finals", None) or {}):
+            names.add("lorenz")
+    return names
+
+
+def _skip(name: str, results) -> list[tuple[str, Any]]:
+    """Warn that figure ``name`` is skipped, saying which metrics it lacks."""
+    logged = sorted(_logged(results))
+    why = missing_metrics(name, logged)
+    if why is None:  # the metrics are there, what the figure reads is not
+        why = "no exposure Lorenz curve kept (final:lorenz)" if name == "lorenz" else "no data"
+    warnings.warn(
+        f"figures: {name!r} skipped: {why} (add them to the experiment's metrics = [...]; "
+        f"logged: {', '.join(logged) or 'none'})",
+        FigureSkipped,
+        stacklevel=4,
+    )
+    return []
+
+
+def _snapshot_note(results) -> str:
+    record_every = int(getattr(results, "record_every", 1))
+    when = (
+        "each value the state after its step"
+        if record_every <= 1
+        else (f"each value the state at the end of its {record_every:,}-step block")
+    )
+    return f"{when}; users: a fixed subsample of at most 256"
+
+
+def _fig_feedback(results, options: _Options):
+    """User drift and homogeneity over time, side by side (one panel if one was logged)."""
+    columns = []
+    for metric, ylabel in FEEDBACK_PANELS:
+        cs = agent_curves(results, lambda res, r, m=metric: _metric(r, m))
+        if cs.curves:
+            columns.append((metric, ylabel, cs))
+    if not columns:
+        return None
+    first = columns[0][2]
+    fig, _ = plots.plot_curve_columns(
+        np.asarray(results.steps),
+        [(ylabel, cs.curves) for _, ylabel, cs in columns],
+        log_y=bool(options.log_y),
+        groups=first.groups,
+        sweep_values=first.values,
+        sweep_names=first.names,
+        bounds=[(0.0, None) if m == "user_drift" else (-1.0, 1.0) for m, _, _ in columns],
+        change_points=options.schedule.steps,
+        title=_title(options, " and ".join(m.replace("_", " ") for m, _, _ in columns)),
+        caption=_caption(
+            first,
+            notes=[
+                *(FEEDBACK_DEFINITIONS[m] for m, _, _ in columns),
+                _snapshot_note(results),
+                options.schedule.note,
+            ],
+        ),
+        style=options.style,
+    )
+    return fig
+
+
+def _lorenz_of(results, r) -> np.ndarray | None:
+    finals = getattr(r, "finals", None) or {}
+    return None if "lorenz" not in finals else np.asarray(finals["lorenz"], np.float64)
+
+
+def lorenz_gini(curves: np.ndarray) -> np.ndarray:
+    """``1 - 2 × area`` under Lorenz curves ``(..., P)`` sampled at ``P`` even shares
+    (trapezoids): the Gini coefficient (exact when the shares fall on the items)."""
+    curves = np.asarray(curves, np.float64)
+    width = 1.0 / (curves.shape[-1] - 1)
+    area = width * (curves.sum(-1) - 0.5 * (curves[..., 0] + curves[..., -1]))
+    return 1.0 - 2.0 * area
+
+
+def _fig_lorenz(results, options: _Options):
+    """The exposure Lorenz curve at the horizon, a curve per agent and point, the mean
+    Gini in each legend entry and the diagonal of equal exposure dashed."""
+    cs = agent_curves(results, _lorenz_of)
+    if not cs.curves:
+        return None
+    runs = stats.run_summaries(results)
+    curves: dict[str, np.ndarray] = {}
+    groups: dict[str, list[str]] = {}
+    from_area = False
+    for label, members in cs.groups.items():
+        r = results[label]
+        gini = runs[label].get("final_exposure_gini")
+        if gini is None:
+            gini, from_area = lorenz_gini(_lorenz_of(results, r)), True
+        means = stats.mean_ci(np.where(runs[label]["diverged"], np.nan, gini), axis=1).mean
+        keys = stats.varying_keys(r.points)
+        groups[label] = []
+        for member, point, mean in zip(members, r.points, means):
+            # the compact label (ε=0.1) keeps the legend short; the diverged count stays
+            name = _point_name(label, point, keys) + member[len(point_label(label, point, keys)) :]
+            name += f": G = {mean:.2f}" if np.isfinite(mean) else ""
+            curves[name] = cs.curves[member]
+            groups[label].append(name)
+    shares = np.linspace(0.0, 1.0, next(iter(curves.values())).shape[-1])
+    horizon = float(np.asarray(results.steps)[-1]) if len(results.steps) else 0.0
+    gini_note = "G: mean over seeds of the exposure Gini at the horizon"
+    if from_area:
+        gini_note += " (1 − 2 × the area under each run's curve)"
+    fig, axes = plots.plot_curves(
+        shares,
+        curves,
+        ylabel="Share of exposure",
+        xlabel="Share of items, least exposed first",
+        log_y=False,
+        groups=groups,
+        bounds=(0.0, 1.0),
+        lower_bound=(shares, shares),
+        lower_bound_label="equal exposure",
+        title=_title(options, f"exposure Lorenz curve at T = {horizon:,.0f}"),
+        caption=_caption(cs, notes=["dashed: every item shown equally often", gini_note]),
+        style=options.style,
+    )
+    for ax in axes if isinstance(axes, list) else [axes]:
+        ax.set_xlim(0.0, 1.0)
+        ax.set_ylim(0.0, 1.0)
+    return fig
+
+
+def _symbols(keys: Sequence[str], label: str) -> dict[str, str]:
+    """Short names of an agent's swept keys in point labels: the last part, as a Greek
+    letter where it names one (``agents.eps.epsilon`` -> ``ε``); the short key where two
+    keys share a last part."""
+    lasts = [_last_part(k) for k in keys]
+    return {
+        k: GREEK.get(last, last) if lasts.count(last) == 1 else short_key(k, label)
+        for k, last in zip(keys, lasts)
+    }
+
+
+def _point_text(point: Mapping[str, Any], keys: Sequence[str], label: str) -> str:
+    """``ε=0.1, window=100``: a point's swept values, keys as :func:`_symbols` writes them."""
+    symbols = _symbols(keys, label)
+    return ", ".join(f"{symbols[k]}={stats.format_value(point.get(k))}" for k in keys)
+
+
+def _point_name(label: str, point: Mapping[str, Any], keys: Sequence[str]) -> str:
+    """``eps (ε=0.1)``: an agent's label and its point's swept values, compactly."""
+    return f"{label} ({_point_text(point, keys, label)})" if keys else label
+
+
+def _sweep_paths(points: Sequence[Mapping[str, Any]], keys: Sequence[str]) -> list[list[int]]:
+    """Point indices joined by a line: every point in sweep order for one swept key; for
+    several, the points that share the other keys' values, along the last key."""
+    if len(keys) <= 1:
+        return [list(range(len(points)))]
+    paths: dict[tuple[str, ...], list[int]] = {}
+    for i, point in enumerate(points):
+        rest = tuple(stats.format_value(point.get(k)) for k in keys[:-1])
+        paths.setdefault(rest, []).append(i)
+    return list(paths.values())
+
+
+def _fig_utility_homogeneity(results, options: _Options):
+    """Mean utility against the final homogeneity, a marker per agent and point with
+    Student-t intervals on both axes, an agent's points joined in sweep order."""
+    runs = stats.run_summaries(results)
+    series: dict[str, plots.ScatterSeries] = {}
+    seeds: list[int] = []
+    keys_named: dict[str, str] = {}
+    bad = total = 0
+    for label in results.agents:
+        if not {"final_homogeneity", "avg_utility"} <= set(runs[label]):
+            continue
+        r = results[label]
+        diverged = runs[label]["diverged"]
+        x = stats.mean_ci(np.where(diverged, np.nan, runs[label]["final_homogeneity"]), axis=1)
+        y = stats.mean_ci(np.where(diverged, np.nan, runs[label]["avg_utility"]), axis=1)
+        keys = stats.varying_keys(r.points)
+        symbols = _symbols(keys, label)
+        for k in keys:
+            keys_named.setdefault(symbols[k], k)
+        texts = [_point_text(p, keys, label) for p in r.points]
+        series[label] = plots.ScatterSeries(
+            (x.mean, x.low, x.high), (y.mean, y.low, y.high), texts, _sweep_paths(r.points, keys)
+        )
+        seeds.append(diverged.shape[1])
+        bad, total = bad + int(diverged.sum()), total + diverged.size
+    if not series:
+        return None
+    count = f"{min(seeds)}" if min(seeds) == max(seeds) else f"{min(seeds)}–{max(seeds)}"
+    horizon = float(np.asarray(results.steps)[-1]) if len(results.steps) else 0.0
+    notes = [
+        f"{count} seeds",
+        "marker: mean, bars: Student-t 95% intervals of the mean",
+        f"homogeneity at T = {horizon:,.0f}, utility averaged over the run",
+    ]
+    joined = [f"{s} = {k}" for s, k in keys_named.items() if s != k]
+    if keys_named:
+        notes.append(
+            "lines join an agent's points in sweep order"
+            + (f" ({', '.join(joined)})" if joined else "")
+        )
+    if bad:
+        notes.append(f"{bad} of {total} runs diverged, left out")
+    fig, _ = plots.plot_interval_scatter(
+        series,
+        xlabel="Homogeneity at the horizon (mean cosine)",
+        ylabel="Utility (shown / best expected reward)",
+        title=_title(options, "utility against homogeneity"),
+        caption="; ".join(notes),
+        style=options.style,
+    )
+    return fig
+
+
 def _figures_named(results, name: str, options: _Options) -> list[tuple[str, Any]]:
     if name == "regret":
         return [(name, _fig_regret(results, options, log_x=False))]
@@ -1103,6 +1372,14 @@ def _figures_named(results, name: str, options: _Options) -> list[tuple[str, Any
         return [(name, _fig_metric(results, options, "ndcg", "NDCG@k", "NDCG@k of the slate"))]
     if name == "ctr_by_position":
         return _position_ctr_figure(results, options)
+    if name in FIGURE_METRICS:
+        draw_one = {
+            "feedback": _fig_feedback,
+            "lorenz": _fig_lorenz,
+            "utility_homogeneity": _fig_utility_homogeneity,
+        }[name]
+        fig = draw_one(results, options)
+        return _skip(name, results) if fig is None else [(name, fig)]
     raise ConfigError(f"figures = {name!r}: unknown figure; one of {list(FIGURES)}")
 
 

@@ -60,7 +60,7 @@ from matplotlib.colors import FuncNorm, ListedColormap, LogNorm, Normalize
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.ticker import FuncFormatter, MaxNLocator, NullFormatter, ScalarFormatter
-from matplotlib.transforms import blended_transform_factory
+from matplotlib.transforms import Bbox, blended_transform_factory
 
 from experiments.stats import format_value, mean_ci
 from simulator.params import ConfigError
@@ -253,19 +253,23 @@ def new_panels(
     sharex: bool = True,
     sharey: bool = True,
     figsize: tuple[float, float] | None = None,
+    ncols: int | None = None,
 ) -> tuple[Figure, list[Any]]:
     """A figure of ``num`` panels (small multiples) with shared axes.
 
     Up to three panels are stacked in one column of the style's width; four or more fill
-    two columns of the style's ``wide`` width.  Only the outer panels keep their tick
-    labels.  Returns ``(fig, axes)`` with ``len(axes) == num``.
+    two columns of the style's ``wide`` width.  ``ncols`` sets the columns instead (two
+    or more: the ``wide`` width; one row keeps the full panel height).  Only the outer
+    panels keep their tick labels.  Returns ``(fig, axes)`` with ``len(axes) == num``.
     """
     st = get_style(style)
-    ncols = 1 if num <= 3 else 2
+    if ncols is None:
+        ncols = 1 if num <= 3 else 2
+    ncols = max(1, min(int(ncols), num))
     nrows = math.ceil(num / ncols)
     if figsize is None:
         width = st.width if ncols == 1 else st.wide
-        panel = st.height if num == 1 else 0.62 * st.height
+        panel = st.height if nrows == 1 else 0.62 * st.height
         figsize = (width, panel * nrows)
     with matplotlib.rc_context(st.rc):
         fig = NotebookFigure(figsize=figsize, layout="constrained")
@@ -716,6 +720,8 @@ def plot_curves(
     style: str | Style = "paper",
     figsize: tuple[float, float] | None = None,
     ax=None,
+    force_ramps: bool = False,
+    colorbar: bool = True,
 ):
     """Mean of each curve over seeds with its confidence band, against time.
 
@@ -752,6 +758,9 @@ def plot_curves(
       style: ``"paper"`` or ``"talk"``.
       figsize: inches of the data area (default from the style).
       ax: draw into these axes instead of a new figure (no facets, title or caption).
+      force_ramps: draw every agent with several numeric swept values as a ramp (as the
+        panels of facets do; for one panel of :func:`plot_curve_columns`).
+      colorbar: draw the ramps' colour bars (False: another panel of the row has them).
 
     Returns:
       ``(fig, ax)``; with facets ``ax`` is the list of panels.
@@ -769,7 +778,7 @@ def plot_curves(
     if facets is None:
         facets = len(multi) >= 2
     facets = bool(facets) and ax is None and len(multi) >= 1
-    ramps = _ramp_groups(groups, sweep_values, forced=facets)
+    ramps = _ramp_groups(groups, sweep_values, forced=facets or force_ramps)
     owned = ax is None
     if facets:
         fig, panels = new_panels(len(multi), style=style, sharex=True, sharey=True)
@@ -841,7 +850,7 @@ def plot_curves(
             if facets:
                 panel.set_title(names[0], loc="left", fontsize=_style_of(fig).rc["axes.titlesize"])
             for name in names:
-                if name in ramps:
+                if name in ramps and colorbar:
                     norm, values = ramps[name]
                     dead = [v for m, v in zip(groups[name], values) if stats_of[m].seeds == 0]
                     _colorbar(
@@ -995,6 +1004,9 @@ def _colorbar(fig, ax, name, labels, norm, values, facets, sweep_names, cmap, de
         bar.set_ticks(list(range(0, len(names), step)), labels=names[::step])
     elif len(distinct) <= 7 or isinstance(norm, FuncNorm):
         shown = distinct if len(distinct) <= 7 else distinct[:: math.ceil(len(distinct) / 7)]
+        length = ax.get_position().height * fig.get_size_inches()[1]
+        size = 1.15 * float(_style_of(fig).rc["ytick.labelsize"]) / 72.0
+        shown = _spread_ticks(shown, norm, length, size)
         bar.set_ticks(shown, labels=tick_labels(shown))
         bar.ax.minorticks_off()
     if dead:
@@ -1011,6 +1023,27 @@ def _colorbar(fig, ax, name, labels, norm, values, facets, sweep_names, cmap, de
             clip_on=False,
             gid=f"diverged:{name}",
         )
+
+
+def _spread_ticks(values: Sequence[float], norm: Normalize, length: float, size: float) -> list:
+    """The sorted ``values`` whose labels do not overlap on a colour bar ``length`` inches
+    long (labels ``size`` inches tall): both ends kept, a value too close to the one kept
+    before it left out (``0, 0.02, 0.05, 0.2`` on a linear bar: ``0, 0.2``)."""
+    values = list(values)
+    if len(values) <= 2:
+        return values
+    with np.errstate(invalid="ignore", divide="ignore"):
+        pos = [float(norm(v)) * length for v in values]
+    if not all(math.isfinite(p) for p in pos):
+        return values
+    keep = [0]
+    for i in range(1, len(values) - 1):
+        if pos[i] - pos[keep[-1]] >= size:
+            keep.append(i)
+    last = len(values) - 1
+    while len(keep) > 1 and pos[last] - pos[keep[-1]] < size:
+        keep.pop()
+    return [values[i] for i in keep] + [values[last]]
 
 
 def _point_text(label: str, name: str) -> str:
@@ -1099,6 +1132,122 @@ def plot_optimal(
     return fig, ax
 
 
+def plot_curve_columns(
+    steps: np.ndarray | Mapping[str, np.ndarray],
+    columns: Sequence[tuple[str, Curves]],
+    *,
+    xlabel: str = "Step",
+    log_y: bool | None = False,
+    window: int = 1,
+    level: float = 0.95,
+    groups: Mapping[str, Sequence[str]] | None = None,
+    sweep_values: Mapping[str, Any] | None = None,
+    sweep_names: Mapping[str, str] | None = None,
+    bounds: Sequence[tuple[float | None, float | None] | None] | None = None,
+    change_points: Sequence[float] | None = None,
+    title: str | None = None,
+    caption: str | None = None,
+    facets: bool | None = None,
+    style: str | Style = "paper",
+):
+    """Several metrics of the same curves side by side: one column of panels per metric.
+
+    Each panel is drawn as :func:`plot_curves` draws one (mean over seeds, band, an agent's
+    points shades of its colour or a colour ramp), with the same colour for a curve in
+    every panel.  When two agents or more have several curves, each gets a row (its ramp,
+    with the single-curve agents dashed as references, as in :func:`plot_curves`' facets);
+    a column's panels share their y-range.  One legend above and one caption below.
+
+    Args:
+      steps: ``(T,)`` time index (or one array per curve label).
+      columns: ``(y label, curves)`` per column; ``curves`` as in :func:`plot_curves`
+        (label -> ``(seeds, T)``), the same labels in every column.
+      xlabel: x-axis label of the bottom row.
+      log_y: log y-axis (one value for every column, or one per column).
+      window, level, groups, sweep_values, sweep_names, change_points: as in
+        :func:`plot_curves`.
+      bounds: each column's metric range (or None).
+      title, caption: above and below the panels.
+      facets: one row per agent with several curves (None: when two or more have them).
+      style: ``"paper"`` or ``"talk"``.
+
+    Returns:
+      ``(fig, rows)``: ``rows[r][c]`` the panel of row ``r``, column ``c``.
+
+    Example::
+
+        fig, rows = plot_curve_columns(steps, [("User drift", drift), ("Homogeneity", hom)])
+    """
+    columns = [(ylabel, dict(curves)) for ylabel, curves in columns]
+    if not columns:
+        raise ConfigError("plot_curve_columns: no columns to draw")
+    labels = list(dict.fromkeys(label for _, curves in columns for label in curves))
+    groups = {k: [m for m in v if m in labels] for k, v in (groups or {}).items()}
+    grouped = {m for members in groups.values() for m in members}
+    groups.update({label: [label] for label in labels if label not in grouped})
+    groups = {k: v for k, v in groups.items() if v}
+    multi = [k for k, v in groups.items() if len(v) > 1]
+    singles = [k for k, v in groups.items() if len(v) == 1]
+    facets = len(multi) >= 2 if facets is None else bool(facets) and len(multi) >= 1
+    rows = [[name, *singles] for name in multi] if facets else [list(groups)]
+    ramped = _ramp_groups(groups, sweep_values, forced=facets)
+    palette = curve_colors(groups)  # a curve's colour in every panel (ramps: their own)
+    fixed = {
+        m: palette[m] for name, members in groups.items() if name not in ramped for m in members
+    }
+    ncols = len(columns)
+    log_ys = list(log_y) if isinstance(log_y, (list, tuple)) else [log_y] * ncols
+    bounds = list(bounds) if bounds is not None else [None] * ncols
+    fig, axes = new_panels(len(rows) * ncols, style=style, sharex=True, sharey=False, ncols=ncols)
+    grid = [axes[r * ncols : (r + 1) * ncols] for r in range(len(rows))]
+    handles: list[Any] = []
+    with _rc(fig):
+        for r, names in enumerate(rows):
+            for c, (ylabel, curves) in enumerate(columns):
+                ax = grid[r][c]
+                members = {n: [m for m in groups[n] if m in curves] for n in names}
+                row_curves = {m: curves[m] for ms in members.values() for m in ms}
+                if not row_curves:
+                    ax.set_visible(False)
+                    continue
+                plot_curves(
+                    steps,
+                    row_curves,
+                    ylabel=ylabel,
+                    xlabel=xlabel if r == len(rows) - 1 else "",
+                    log_y=log_ys[c],
+                    window=window,
+                    level=level,
+                    colors=fixed,
+                    groups=members,
+                    sweep_values=sweep_values,
+                    sweep_names=sweep_names,
+                    bounds=bounds[c],
+                    change_points=change_points,
+                    force_ramps=facets,
+                    colorbar=c == ncols - 1,
+                    style=style,
+                    ax=ax,
+                )
+                legend = ax.get_legend()
+                if legend is not None:
+                    handles.extend(legend.legend_handles)
+                    for handle, text in zip(legend.legend_handles, legend.get_texts()):
+                        handle.set_label(text.get_text())
+                    legend.remove()
+                if facets and c == 0:
+                    ax.set_title(names[0], loc="left", fontsize=_style_of(fig).rc["axes.titlesize"])
+        for c in range(ncols):  # one y-range per metric
+            shown = [row[c] for row in grid if row[c].get_visible()]
+            if len(shown) > 1 and shown[0].get_yscale() == "linear":
+                low = min(ax.get_ylim()[0] for ax in shown)
+                high = max(ax.get_ylim()[1] for ax in shown)
+                for ax in shown:
+                    ax.set_ylim(low, high)
+    finish(fig, _unique(handles), title=title, caption=caption)
+    return fig, grid
+
+
 # ---------------------------------------------------------------------------------------
 # Clicks by position (ranked slates)
 # ---------------------------------------------------------------------------------------
@@ -1161,6 +1310,188 @@ def plot_position_ctr(
         fig, [handles[label] for label in labels if label in handles], title=title, caption=caption
     )
     return fig, axes
+
+
+# ---------------------------------------------------------------------------------------
+# Two final metrics against each other across a sweep
+# ---------------------------------------------------------------------------------------
+
+
+class ScatterSeries(NamedTuple):
+    """The points of one agent in :func:`plot_interval_scatter`.
+
+    Attributes:
+      x, y: ``(mean, low, high)``, each ``(n,)``: the points and their intervals on each
+        axis (NaN: a point not drawn).
+      texts: ``n`` labels written next to the points (``"ε=0.1"``); empty for none.
+      paths: lists of point indices joined by a line, in order (None: every point, in
+        order; ``[]``: none).
+    """
+
+    x: tuple[Any, Any, Any]
+    y: tuple[Any, Any, Any]
+    texts: Sequence[str] = ()
+    paths: Sequence[Sequence[int]] | None = None
+
+
+#: Where a point's label may go, tried in order: (dx, dy) in points, ha, va.
+_LABEL_SPOTS = (
+    (4, 3, "left", "bottom"),
+    (4, -3, "left", "top"),
+    (-4, 3, "right", "bottom"),
+    (-4, -3, "right", "top"),
+    (0, 6, "center", "bottom"),
+    (0, -6, "center", "top"),
+    (7, 0, "left", "center"),
+    (-7, 0, "right", "center"),
+)
+
+
+def _place_labels(fig, ax, labels, points) -> int:
+    """Write each ``(x, y, text, colour)`` next to its point where it meets no other label,
+    no marker (``points``: every ``(x, y)`` drawn) and stays inside the axes (the first of
+    :data:`_LABEL_SPOTS` that fits); a label that fits nowhere is left out.  Returns how
+    many were left out."""
+    if not labels:
+        return 0
+    size = max(MIN_FONT_PT, float(_style_of(fig).rc["legend.fontsize"]))
+    fig.draw_without_rendering()  # lay out: the data-to-pixel transform as it will be
+    renderer = fig.canvas.get_renderer()
+    frame = ax.get_window_extent(renderer)
+    radius = (float(matplotlib.rcParams["lines.markersize"]) / 2 + 1.5) * fig.dpi / 72.0
+    markers = [ax.transData.transform(point) for point in points]
+    taken = [
+        Bbox.from_extents(px - radius, py - radius, px + radius, py + radius) for px, py in markers
+    ]
+    left_out = 0
+    for x, y, text, color in labels:
+        artist = ax.annotate(
+            text,
+            (x, y),
+            xytext=(0, 0),
+            textcoords="offset points",
+            fontsize=size,
+            color=color,
+            annotation_clip=False,
+            gid="point_label",
+            zorder=3,  # over the error bars and joins, on a light ground that keeps them seen
+            bbox={"boxstyle": "square,pad=0.05", "fc": "white", "ec": "none", "alpha": 0.6},
+        )
+        artist.set_in_layout(False)
+        for dx, dy, ha, va in _LABEL_SPOTS:
+            artist.set_position((dx, dy))
+            artist.set_ha(ha)
+            artist.set_va(va)
+            box = artist.get_window_extent(renderer)
+            inside = frame.x0 <= box.x0 and box.x1 <= frame.x1 and frame.y0 <= box.y0
+            inside = inside and box.y1 <= frame.y1
+            if inside and not any(box.overlaps(other) for other in taken):
+                taken.append(box)
+                break
+        else:
+            artist.remove()
+            left_out += 1
+    return left_out
+
+
+def _error_bars(mean: np.ndarray, low: np.ndarray, high: np.ndarray) -> np.ndarray:
+    """``(2, n)`` distances below and above each mean (0 where the interval is unknown)."""
+    bars = np.vstack([mean - low, high - mean])
+    return np.where(np.isfinite(bars), np.maximum(bars, 0.0), 0.0)
+
+
+def plot_interval_scatter(
+    series: Mapping[str, ScatterSeries],
+    *,
+    xlabel: str,
+    ylabel: str,
+    colors: Mapping[str, Any] | None = None,
+    title: str | None = None,
+    caption: str | None = None,
+    style: str | Style = "paper",
+    figsize: tuple[float, float] | None = None,
+    ax=None,
+):
+    """One final metric against another: a marker per point with its interval on both
+    axes (error bars), an agent's points joined in sweep order and labelled with their
+    swept value (Chaney et al. 2018's utility against homogeneity).
+
+    Labels are placed where they cover no other label or marker (a label that fits
+    nowhere is left out, and the caption says how many).
+
+    Args:
+      series: agent label -> :class:`ScatterSeries`.
+      xlabel, ylabel: axis labels.
+      colors: agent label -> colour (default: agent ``i`` tab10 ``Ci``).
+      title, caption: above and below the axes (new figure only).
+      style: ``"paper"`` or ``"talk"``.
+      figsize: inches of the data area.
+      ax: draw into these axes instead of a new figure.
+
+    Returns:
+      ``(fig, ax)``; the point labels are annotations with ``gid`` ``"point_label"``.
+
+    Example::
+
+        fig, ax = plot_interval_scatter(
+            {"eps": ScatterSeries((hx, hx_lo, hx_hi), (u, u_lo, u_hi), ["ε=0", "ε=0.1"])},
+            xlabel="Homogeneity", ylabel="Utility")
+    """
+    fig, ax, owned = _axes(ax, figsize, style)
+    palette = curve_colors({label: [label] for label in series})
+    if colors:
+        palette.update({k: v for k, v in colors.items() if k in palette})
+    handles: list[Any] = []
+    labels: list[tuple[float, float, str, Any]] = []
+    points: list[tuple[float, float]] = []
+    with _rc(fig):
+        for label, s in series.items():
+            xm, xl, xh = (np.atleast_1d(np.asarray(v, np.float64)) for v in s.x)
+            ym, yl, yh = (np.atleast_1d(np.asarray(v, np.float64)) for v in s.y)
+            ok = np.isfinite(xm) & np.isfinite(ym)
+            color = palette[label]
+            paths = [list(range(len(xm)))] if s.paths is None else [list(p) for p in s.paths]
+            joined = False
+            for path in paths:
+                index = [i for i in path if ok[i]]
+                if len(index) > 1:
+                    ax.plot(xm[index], ym[index], color=color, lw=0.8, alpha=0.8, zorder=1.5)
+                    joined = True
+            if ok.any():
+                ax.errorbar(
+                    xm[ok],
+                    ym[ok],
+                    xerr=_error_bars(xm, xl, xh)[:, ok],
+                    yerr=_error_bars(ym, yl, yh)[:, ok],
+                    fmt="o",
+                    color=color,
+                    elinewidth=0.6,
+                    capsize=1.5,
+                    capthick=0.6,
+                    zorder=2,
+                    gid=f"points:{label}",
+                )
+            handles.append(
+                Line2D([], [], color=color, marker="o", ls="-" if joined else "none", label=label)
+            )
+            for i in np.nonzero(ok)[0]:
+                points.append((float(xm[i]), float(ym[i])))
+                if i < len(s.texts) and s.texts[i]:
+                    labels.append((float(xm[i]), float(ym[i]), s.texts[i], color))
+        ax.margins(0.08)
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel(ylabel)
+        fig.driftsim_panels = [ax] if owned else getattr(fig, "driftsim_panels", [ax])
+        tidy_numbers(ax)
+        left_out = _place_labels(fig, ax, labels, points)
+        if left_out:
+            note = f"{left_out} of {len(labels)} point labels left out (no room)"
+            caption = f"{caption}; {note}" if caption else note
+        if owned:
+            finish(fig, handles, title=title, caption=caption)
+        else:
+            _legend_from(ax, handles)
+    return fig, ax
 
 
 # ---------------------------------------------------------------------------------------

@@ -83,6 +83,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import re
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -116,7 +117,44 @@ FIGURES = (
     "normalised_regret",
     "ndcg",
     "ctr_by_position",
+    "feedback",
+    "lorenz",
+    "utility_homogeneity",
 )
+#: The opt-in metrics (the experiment's ``metrics = [...]``) a figure draws:
+#: ``(every one of, at least one of)``.
+FIGURE_METRICS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    "feedback": ((), ("user_drift", "homogeneity")),
+    "lorenz": (("exposure_gini",), ()),
+    "utility_homogeneity": (("homogeneity", "utility"), ()),
+}
+
+
+def missing_metrics(name: str, metrics: Sequence[str]) -> str | None:
+    """Why figure ``name`` cannot be drawn from the logged ``metrics`` (None when it can,
+    or when it draws no opt-in metric)."""
+    if name not in FIGURE_METRICS:
+        return None
+    every, one_of = FIGURE_METRICS[name]
+    absent = [m for m in every if m not in metrics]
+    if absent:
+        return f"needs metrics {', '.join(repr(m) for m in every)}; not logged: {', '.join(absent)}"
+    if one_of and not any(m in metrics for m in one_of):
+        return f"needs one of the metrics {', '.join(repr(m) for m in one_of)}"
+    return None
+
+
+def check_figure_metrics(names: Sequence[str], metrics: Sequence[str]) -> None:
+    """ConfigError when a figure of ``names`` draws a metric ``metrics`` does not log
+    (e.g. ``figures = ["lorenz"]`` without ``"exposure_gini"`` in ``metrics``)."""
+    for name in names:
+        why = missing_metrics(name, metrics)
+        if why is not None:
+            raise ConfigError(
+                f"figures = {name!r}: {why} (add them to the experiment's metrics = [...])"
+            )
+
+
 TOP_LEVEL_KEYS = (
     "plugins",
     "name",
@@ -786,6 +824,7 @@ def from_dict(data: dict[str, Any], folder: str | Path | None = None) -> Experim
     metrics = data.get("metrics", [])
     if not isinstance(metrics, list) or any(m not in METRICS for m in metrics):
         raise ConfigError(f"metrics = {metrics!r}: a list of names from {', '.join(METRICS)}")
+    check_figure_metrics(figures, metrics)
     experiment = Experiment(
         env=_env_from_dict(data["env"]),
         agents=agent_configs,
