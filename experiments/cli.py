@@ -1,7 +1,8 @@
 """The ``driftsim`` command line (the same as ``python -m experiments``).
 
     driftsim run [PRESET | FILE.toml] [--seeds N] [--steps T] [--seed S]
-                 [--set KEY=VALUE]... [--sweep KEY=SPEC]... [--out DIR] [--resume DIR]
+                 [--set KEY=VALUE]... [--sweep KEY=SPEC]... [--metrics NAME,...]
+                 [--out DIR] [--resume DIR]
                  [--import MODULE]... [--baseline LABEL] [--tensorboard] [--no-cache]
                  [--coordinator HOST:PORT --num-processes N --process-id I | --distributed]
     driftsim list [--import MODULE]...
@@ -15,7 +16,8 @@ this one), ``agent.FIELD`` (every agent that has the field), ``agents.LABEL.FIEL
 replay / off-policy experiments (``kind = "replay"`` / ``"ope"``: ``obd-replay``,
 ``obd-ope``, ``ope-check``), ``log.FIELD`` (``log.campaign=men``, ``log.agent.epsilon=0.1``).
 SPEC is a comma list (``0,0.01,0.1``), ``logspace(a,b,n)`` (10^a … 10^b) or
-``linspace(a,b,n)``; for an integer field (``agents.sw.window``) a whole float counts as
+``linspace(a,b,n)``; ``--metrics`` adds opt-in metrics to the experiment's ``metrics``
+(:mod:`experiments.feedback_metrics`); for an integer field (``agents.sw.window``) a whole float counts as
 the integer (``100.0`` is 100) and the values of ``logspace`` / ``linspace`` are rounded to
 integers, duplicates dropped (the rounded values are printed).  ``--sweep`` adds a grid
 axis; on a KEY the experiment already sweeps, it replaces that axis's values (the command
@@ -213,6 +215,9 @@ def build_experiment(args) -> Any:
         experiment.record_every = args.record_every
     if args.x64:
         experiment.x64 = True
+    for name in _comma_list(args.metrics) or []:
+        if name not in experiment.metrics:
+            experiment.metrics.append(name)
     from experiments.schema import from_dict
 
     return from_dict(experiment.to_dict())  # re-validate the edited experiment
@@ -582,6 +587,13 @@ def make_parser() -> argparse.ArgumentParser:
     run.add_argument("--chunk-size", type=_positive_int, help="steps per compiled chunk")
     run.add_argument("--record-every", type=_positive_int, help="store the mean of every N steps")
     run.add_argument("--x64", action="store_true", help="run in float64")
+    run.add_argument(
+        "--metrics",
+        action="append",
+        metavar="NAME,...",
+        help="log these opt-in metrics too (user_drift, homogeneity, coverage, exposure_gini, "
+        "popularity_bias, utility, utility_initial)",
+    )
     _add_import_option(run)
     run.add_argument("--quiet", action="store_true", help="no progress line")
     run.add_argument(

@@ -822,8 +822,11 @@ def from_dict(data: dict[str, Any], folder: str | Path | None = None) -> Experim
     chunk_size = data.get("chunk_size")
     record_every = data.get("record_every")
     metrics = data.get("metrics", [])
-    if not isinstance(metrics, list) or any(m not in METRICS for m in metrics):
+    if not isinstance(metrics, list):
         raise ConfigError(f"metrics = {metrics!r}: a list of names from {', '.join(METRICS)}")
+    for name in metrics:
+        if name not in METRICS:
+            raise ConfigError(f"metrics: unknown metric {name!r}; allowed: {', '.join(METRICS)}")
     check_figure_metrics(figures, metrics)
     experiment = Experiment(
         env=_env_from_dict(data["env"]),
