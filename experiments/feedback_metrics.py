@@ -63,7 +63,7 @@ Array = jax.Array
 
 USER_METRICS = ("user_drift", "homogeneity", "utility_initial")
 CATALOG_METRICS = ("coverage", "exposure_gini", "popularity_bias")
-#: Every opt-in metric, in the order they are logged.
+#: Every opt-in metric (logged per-round ones first, then the snapshots, each in this order).
 NAMES = (
     "user_drift",
     "homogeneity",
@@ -199,7 +199,7 @@ def observe(env, names, watch: Watch, env_state, env_params, timestep, action):
     out: dict[str, Array] = {}
     if watch.exposure is not None:
         ids = shown_items(env, timestep, action)
-        first_time = jnp.sum((watch.exposure[ids] == 0).astype(jnp.int32))
+        first_time = jnp.sum(watch.exposure[ids] == 0, dtype=jnp.int32)
         watch = watch._replace(
             exposure=watch.exposure.at[ids].add(1), distinct=watch.distinct + first_time
         )
