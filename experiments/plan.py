@@ -475,9 +475,14 @@ def _inner_static(agent: Agent) -> dict[str, Any]:
 
 
 def _check_max_window(config: AgentConfig, agent: Agent, windows: list[Any]) -> None:
-    """A window above the ring buffer's ``max_window`` is refused before compiling."""
+    """A traced window must be a whole number (``10.0`` is 10) no larger than the ring
+    buffer's ``max_window``; refused before compiling."""
     if not _traced_window(config):
         return
+    for value in windows:
+        number = float(np.asarray(value, np.float64))
+        if not number.is_integer():
+            raise ConfigError(f"agents.{config.label}.window = {number:g}: must be an integer >= 1")
     max_window = _inner_static(agent).get("max_window")
     if not _is_int(max_window):
         return

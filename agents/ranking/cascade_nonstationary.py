@@ -25,7 +25,9 @@ The forgetting is set from the theory before any run (Garivier & Moulines's choi
 (the static fields ``horizon`` and ``num_changes`` give the defaults of the traced
 ``discount`` / ``window``; a sweep may override them).  The window is traced below a static
 ``max_window`` (its ring buffer; the theory ``tau`` by default), so a sweep over windows up
-to it compiles one program; a larger traced window acts as ``max_window``.
+to it compiles one program (:mod:`agents.nonstationary.window`).  An experiment that gives
+the agent windows raises an unset ``max_window`` to the largest of them, and refuses a window
+above an explicit one; a larger traced window set in your own code acts as ``max_window``.
 
 References: C. Li & M. de Rijke, "Cascading non-stationary bandits: online learning to rank
 in the non-stationary cascade model", IJCAI 2019; A. Garivier & E. Moulines, "On
@@ -41,6 +43,7 @@ import flax.struct
 import jax
 import jax.numpy as jnp
 
+from agents.nonstationary.window import traced_window
 from agents.ranking.cascade_ucb import CascadeState, empty_stats, index_ranker, mean_estimates
 from agents.ranking.slates import item_feedback
 from agents.types import Agent
@@ -146,10 +149,6 @@ class WindowState(flax.struct.PyTreeNode):
     observed: Array
 
 
-def _window(hparams, max_window: int) -> Array:
-    return jnp.clip(jnp.round(hparams.window), 1.0, float(max_window)).astype(jnp.int32)
-
-
 def sliding_window(num_arms: int, slate_size: int, max_window: int):
     """``(init, update, indices)`` of CascadeSWUCB's window statistics."""
 
@@ -163,7 +162,7 @@ def sliding_window(num_arms: int, slate_size: int, max_window: int):
 
     def update(state: WindowState, slate, positions, hparams) -> WindowState:
         t = state.stats.t + 1  # the round just played, 1-based
-        tau = _window(hparams, max_window)
+        tau = traced_window(hparams, max_window)
         # Round t - tau leaves the window (when there was one); read before writing, as
         # with tau == max_window it occupies the slot round t takes.
         leaving = jnp.mod(t - tau, max_window)
@@ -192,7 +191,7 @@ def sliding_window(num_arms: int, slate_size: int, max_window: int):
         stats = state.stats
         seen = stats.observations > 0.5
         safe = jnp.where(seen, stats.observations, 1.0)
-        played = jnp.minimum(stats.t, _window(hparams, max_window)).astype(jnp.float32)
+        played = jnp.minimum(stats.t, traced_window(hparams, max_window)).astype(jnp.float32)
         log_term = jnp.maximum(jnp.log(jnp.maximum(played, 1.0)), 0.0)
         width = jnp.sqrt(hparams.xi * log_term / safe)
         mean = mean_estimates(stats.clicks, stats.observations)

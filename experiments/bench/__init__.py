@@ -1,9 +1,13 @@
 """``driftsim bench``: driftsim against plain numpy and peer libraries, and how it scales.
 
     driftsim bench                       # every workload and the scaling study (minutes)
-    driftsim bench --only W1,W2          # a subset (W1 W2 W3 W4 W5 W6 compile scaling)
+    driftsim bench --only W1,W2          # a subset (W1 W2 W3 W4 W5 W6 compile runner scaling)
     driftsim bench --only full           # everything at full size (see below; much longer)
     driftsim bench --only W3,full        # a subset at full size
+    driftsim bench --only gpu            # W1, W2, drifting_users at 10^3 ... 10^6 runs (opt-in;
+                                         # capped at 10^4 on a CPU unless gpu,full)
+    driftsim bench --only equal_work     # experiments.run at 256 ... 65,536 runs, equal work
+                                         # (opt-in; minutes)
     driftsim bench --json bench.json     # also write machine, versions, git revision, records
     driftsim bench --repeats 5           # medians of 5 timed calls (default 3)
 
@@ -33,11 +37,13 @@ from typing import Any
 
 from experiments.bench.core import Record, machine_info, machine_limits, peak_memory_mib
 from experiments.bench.report import add_ratios, format_table, format_targets, targets, write_json
-from experiments.bench.workloads import WORKLOADS, Sizes
+from experiments.bench.workloads import OPT_IN, WORKLOADS, Sizes
 from simulator.params import ConfigError
 
 #: Every workload ``--only`` accepts, in the order the suite runs them.
-SUITE = (*WORKLOADS, "scaling")
+SUITE = (*(w for w in WORKLOADS if w not in OPT_IN), "scaling", *OPT_IN)
+#: What ``driftsim bench`` runs without ``--only`` (the opt-in ``gpu`` grid left out).
+DEFAULT_SUITE = tuple(w for w in SUITE if w not in OPT_IN)
 #: The ``--only`` token that selects the full sizes (alone: every workload at full size).
 FULL = "full"
 #: Where ``scaling`` draws its figure (relative to the working directory).
@@ -50,9 +56,10 @@ def _say(message: str) -> None:
 
 def parse_only(only: str | None) -> list[str]:
     """The workloads named by ``--only`` (case-insensitive), in suite order, followed by
-    ``"full"`` when that token was given (alone it means every workload)."""
+    ``"full"`` when that token was given (alone it means every workload but the opt-in
+    ``gpu`` grid)."""
     if not only:
-        return list(SUITE)
+        return list(DEFAULT_SUITE)
     lookup = {name.lower(): name for name in (*SUITE, FULL)}
     chosen = []
     for part in only.split(","):
@@ -67,7 +74,7 @@ def parse_only(only: str | None) -> list[str]:
         chosen.append(lookup[name])
     if not chosen:
         raise ConfigError(f"bench --only: give at least one of {', '.join(SUITE)}")
-    names = [name for name in SUITE if name in chosen] or list(SUITE)
+    names = [name for name in SUITE if name in chosen] or list(DEFAULT_SUITE)
     return names + ([FULL] if FULL in chosen else [])
 
 
@@ -181,4 +188,4 @@ def main(args) -> int:
     return 0
 
 
-__all__ = ["FULL", "SUITE", "Sizes", "main", "parse_only", "run_suite"]
+__all__ = ["DEFAULT_SUITE", "FULL", "SUITE", "Sizes", "main", "parse_only", "run_suite"]

@@ -154,8 +154,21 @@ def _peer_target(records, name, workload, minimum) -> Target:
     return Target(name, f">= {minimum}x fastest peer", measured, ratio >= minimum)
 
 
+def _runner_target(records, name, workload) -> Target:
+    """Issue 15: make_run at >= 50% of a hand-written scan of the same algorithm."""
+    from experiments.bench.runner_cost import RUNNER_TARGET, runner_ratio
+
+    required = f">= {RUNNER_TARGET:g}x hand-written scan"
+    ratio = runner_ratio(records, workload)
+    if ratio is None:
+        return Target(name, required, "not measured", None)
+    return Target(name, required, f"{ratio:.3f}x", ratio >= RUNNER_TARGET)
+
+
 def targets(records: list[Record]) -> list[Target]:
-    """The targets of issue 7, evaluated on this run's records."""
+    """The targets of issues 7 and 15, evaluated on this run's records (a target whose
+    workload was not run is "not measured"; issue 15's runner targets are listed only when
+    the ``runner`` workload ran)."""
     out = [
         _ratio_target(records, "W1 UCB1 vs numpy loop", "W1 ucb1", 150),
         _peer_target(records, "W1 UCB1 vs peers", "W1 ucb1", 300),
@@ -202,6 +215,25 @@ def targets(records: list[Record]) -> list[Target]:
         )
     else:
         out.append(Target("compile time per classic/linear agent", "<= 5 s", "not measured", None))
+    from experiments.bench import equal_work
+
+    for workload in equal_work.WORKLOADS:
+        flat = equal_work.flat_ratio(records, workload)
+        if flat is not None:
+            ratio, fewest, most = flat
+            out.append(
+                Target(
+                    f"{workload}: {most:,} runs vs {fewest:,} at equal work",
+                    f"<= {equal_work.TARGET:g}x wall time",
+                    f"{ratio:.2f}x",
+                    ratio <= equal_work.TARGET,
+                )
+            )
+    if any(r.workload.startswith("runner") for r in records):
+        out.append(_runner_target(records, "make_run UCB1 vs hand-written scan", "runner ucb1"))
+        out.append(
+            _runner_target(records, "make_run OGD-SGD vs hand-written scan", "runner ogd-sgd")
+        )
     return out
 
 

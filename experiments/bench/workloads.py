@@ -19,6 +19,12 @@ that are importable.  A missing agent or environment gives a ``not available`` r
 * **W6 cascade slates**: Kveton et al.'s cascade problem, L = 256 items, slates of k = 4,
   T = 2,000, 100 runs; CascadeUCB1 against a per-step numpy loop (``argpartition`` top-k).
 * **compile**: trace + compile seconds of every agent of every preset.
+* **runner**: ``make_run`` of UCB1 (W1) and of OGD-SGD (W3) against hand-written scans of
+  the same algorithms, interleaved in one process (:mod:`experiments.bench.runner_cost`).
+* **gpu** (opt-in, ``--only gpu``): W1, W2 and ``drifting_users`` at 10^3 ... 10^6 runs
+  (capped on a CPU unless ``full``; :mod:`experiments.bench.runner_cost`).
+* **equal_work** (opt-in, ``--only equal_work``): ``experiments.run`` at 256 ... 65,536
+  runs, equal total work, a fresh process per point (:mod:`experiments.bench.equal_work`).
 """
 
 from __future__ import annotations
@@ -33,8 +39,8 @@ import numpy as np
 
 import agents
 import simulator
+from experiments.bench import equal_work, peers, runner_cost
 from experiments.bench import numpy_baselines as nb
-from experiments.bench import peers
 from experiments.bench.core import (
     Record,
     Unavailable,
@@ -62,7 +68,8 @@ class Sizes:
     one peer call; ``baseline_budget_s`` stops repeating a numpy baseline once its calls
     took that long (after two calls).  The default suite finishes in a few minutes;
     :meth:`full` (``driftsim bench --only full``) adds JAX's rolled-threefry what-ifs and
-    compiles every agent of every preset instead of every agent type once.
+    compiles every agent of every preset instead of every agent type once; with ``gpu`` it
+    measures the whole runs grid on a CPU too (``gpu_full``).
     """
 
     w1_arms: int = 10
@@ -92,6 +99,21 @@ class Sizes:
     w6_steps: int = 2_000
     w6_runs: int = 100
     w6_loop_runs: int = 1
+    runner_ucb_steps: int = 10_000
+    runner_ucb_runs: int = 100
+    runner_sgd_steps: int = 100_000
+    runner_sgd_runs: int = 10
+    runner_repeats: int = 5
+    gpu_runs: tuple[int, ...] = (1_000, 10_000, 100_000, 1_000_000)
+    gpu_cpu_max_runs: int = 10_000
+    gpu_w1_steps: int = 1_000
+    gpu_w2_steps: int = 100
+    gpu_users_steps: int = 100
+    gpu_state_budget_mib: float = 2048.0
+    gpu_full: bool = False
+    equal_work_runs: tuple[int, ...] = (256, 4_096, 16_384, 65_536)
+    equal_work_run_steps: int = 2**22
+    equal_work_workloads: tuple[str, ...] = ("ucb1", "linucb", "ogd", "drifting_users")
     peer_budget_s: float = peers.BUDGET_S
     baseline_budget_s: float = 6.0
     peers: bool = True
@@ -102,7 +124,7 @@ class Sizes:
     @classmethod
     def full(cls) -> Sizes:
         """Every comparison: rolled-threefry what-ifs, every agent of every preset compiled."""
-        return cls(rolled_threefry=True, compile_every_preset=True)
+        return cls(rolled_threefry=True, compile_every_preset=True, gpu_full=True)
 
 
 def baseline_record(workload, label, fn, num_runs, num_steps, repeats, note="", *, sizes=None):
@@ -798,6 +820,95 @@ def compile_times(sizes: Sizes, repeats: int) -> list[Record]:
     return records
 
 
+# --------------------------------------------------------------------------------------
+# the runner's per-step cost, and the runs grid for an accelerator
+# --------------------------------------------------------------------------------------
+
+
+def runner(sizes: Sizes, repeats: int) -> list[Record]:
+    """``runner ucb1`` (W1) and ``runner ogd-sgd`` (W3): make_run against hand-written
+    scans of the same algorithms, interleaved (:mod:`experiments.bench.runner_cost`)."""
+    repeats = max(repeats, sizes.runner_repeats)
+    records: list[Record] = []
+    try:
+        k, t, runs = sizes.w1_arms, sizes.runner_ucb_steps, sizes.runner_ucb_runs
+        env = _make_env("bernoulli", num_arms=k)
+        agent = _make_agent("ucb", num_arms=k)
+        hparams = agent.default_hparams()
+        hand = runner_cost.hand_ucb1(k, t, float(hparams.c))
+        records += runner_cost.runner_pair(
+            "runner ucb1", env, agent, env.default_params(), hparams, hand, runs, t, repeats
+        )
+    except Unavailable as err:
+        records.append(unavailable("runner ucb1", "driftsim", str(err)))
+    try:
+        d, t, runs = sizes.w3_dim, sizes.runner_sgd_steps, sizes.runner_sgd_runs
+        env, env_params = w3_env(sizes)
+        agent, hparams = w3_agent(sizes, "sgd")
+        hand = runner_cost.hand_sgd(
+            d,
+            t,
+            float(hparams.learning_rate),
+            float(env_params.noise),
+            float(env_params.param_scale),
+            float(env_params.bias_scale),
+        )
+        records += runner_cost.runner_pair(
+            "runner ogd-sgd", env, agent, env_params, hparams, hand, runs, t, repeats
+        )
+    except Unavailable as err:
+        records.append(unavailable("runner ogd-sgd", "driftsim", str(err)))
+    return records
+
+
+def gpu(sizes: Sizes, repeats: int) -> list[Record]:
+    """W1 UCB1, W2 disjoint LinUCB and ``drifting_users`` with shared LinUCB at
+    ``sizes.gpu_runs`` parallel runs (:func:`experiments.bench.runner_cost.gpu_grid`)."""
+    problems = []
+    env = _make_env("bernoulli", num_arms=sizes.w1_arms)
+    agent = _make_agent("ucb", num_arms=sizes.w1_arms)
+    problems.append(
+        (
+            "gpu W1 ucb1",
+            env,
+            agent,
+            env.default_params(),
+            agent.default_hparams(),
+            sizes.gpu_w1_steps,
+        )
+    )
+    agent, hparams = w2_agent(sizes)
+    env = w2_env(sizes)
+    problems.append(
+        ("gpu W2 linucb", env, agent, env.default_params(), hparams, sizes.gpu_w2_steps)
+    )
+    try:
+        env = _make_env("drifting_users")
+        spec = env.spec
+        agent = _make_agent(
+            "linucb",
+            num_arms=spec.num_arms,
+            context_dim=spec.context_dim,
+            arm_dim=spec.arm_dim,
+            mode="shared",
+        )
+        problems.append(
+            (
+                "gpu drifting_users linucb",
+                env,
+                agent,
+                env.default_params(),
+                agent.default_hparams(),
+                sizes.gpu_users_steps,
+            )
+        )
+    except Unavailable as err:
+        return runner_cost.gpu_grid(problems, sizes, repeats) + [
+            unavailable("gpu drifting_users linucb", "driftsim", str(err))
+        ]
+    return runner_cost.gpu_grid(problems, sizes, repeats)
+
+
 def _reason(err: Exception) -> str:
     text = str(err).splitlines()[0] if str(err) else ""
     return f"{type(err).__name__}: {text[:160]}" if text else type(err).__name__
@@ -811,4 +922,9 @@ WORKLOADS: dict[str, Callable[[Sizes, int], list[Record]]] = {
     "W5": w5,
     "W6": w6,
     "compile": compile_times,
+    "runner": runner,
+    "gpu": gpu,
+    "equal_work": equal_work.records,
 }
+#: Workloads ``driftsim bench`` runs only when named in ``--only``.
+OPT_IN = ("gpu", "equal_work")

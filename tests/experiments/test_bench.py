@@ -3,6 +3,7 @@ run driftsim's algorithms (replayed step by step, or fed the same random draws).
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import types
 
@@ -249,3 +250,105 @@ def test_one_core_rows_come_from_a_pinned_child_process():
     assert rows[0]["implementation"] == onecore.LABEL and rows[0]["steps_per_s"] > 0
     assert rows[0]["runs"] == TINY.w1_runs and rows[0]["steps"] == TINY.w1_steps
     assert onecore.records(["W4"], TINY, 1) == []
+
+
+RUNNER_TINY = dataclasses.replace(
+    TINY,
+    w3_dim=4,
+    runner_ucb_steps=60,
+    runner_ucb_runs=4,
+    runner_sgd_steps=80,
+    runner_sgd_runs=2,
+    runner_repeats=1,
+    gpu_runs=(4, 1_000_000),
+    gpu_cpu_max_runs=4,
+    gpu_w1_steps=10,
+    gpu_w2_steps=5,
+    gpu_users_steps=5,
+)
+
+
+def test_runner_workload_times_make_run_against_hand_written_scans():
+    """``runner``: make_run and the hand-written scan of UCB1 and of OGD-SGD, the ratio in
+    the driftsim row's note and in issue 15's targets; both reach comparable regret."""
+    from experiments.bench.runner_cost import HAND
+    from experiments.bench.workloads import WORKLOADS
+
+    records = WORKLOADS["runner"](RUNNER_TINY, 1)
+    assert [(r.workload, r.implementation) for r in records] == [
+        ("runner ucb1", "driftsim"),
+        ("runner ucb1", HAND),
+        ("runner ogd-sgd", "driftsim"),
+        ("runner ogd-sgd", HAND),
+    ]
+    for pair in (records[:2], records[2:]):
+        assert all(r.steps_per_s > 0 and r.regret >= 0 for r in pair)
+        assert "x hand-written" in pair[0].note
+        assert max(r.regret for r in pair) < 3 * min(r.regret for r in pair) + 5
+    by_name = {t.name: t for t in targets(records)}
+    for name in ("make_run UCB1 vs hand-written scan", "make_run OGD-SGD vs hand-written scan"):
+        assert by_name[name].met is not None and by_name[name].measured.endswith("x")
+    assert "make_run UCB1 vs hand-written scan" not in {t.name for t in targets(records[:0])}
+
+
+def test_hand_written_sgd_is_the_ogd_update():
+    """The hand-written OGD-SGD scan makes driftsim's ``ogd`` predictions on the same data:
+    one step of SGD on ``(w.x + b - y)^2 / 2`` from zero, lr 0.01."""
+    from experiments.bench.runner_cost import hand_sgd
+
+    dim, steps = 3, 40
+    key = jax.random.key(5)
+    regret = float(hand_sgd(dim, steps, 0.01, 0.1)(key[None])[0])
+    key_w, key_b, key_data = jax.random.split(key, 3)
+    w_star = np.asarray(jax.random.normal(key_w, (dim,)), np.float64) / np.sqrt(dim)
+    b_star = float(jax.random.normal(key_b, ()))
+    data = np.asarray(jax.random.normal(key_data, (steps, dim + 1)), np.float64)
+    w, b, total = np.zeros(dim), 0.0, 0.0
+    for x, z in zip(data[:, :dim], data[:, dim]):
+        truth = w_star @ x + b_star
+        prediction = w @ x + b
+        total += 0.5 * (prediction - truth) ** 2
+        error = prediction - (truth + 0.1 * z)
+        w, b = w - 0.01 * error * x, b - 0.01 * error
+    assert regret == pytest.approx(total, rel=1e-4)
+
+
+def test_gpu_grid_caps_runs_on_a_cpu_and_batches_large_states():
+    from experiments.bench.runner_cost import batch_size
+    from experiments.bench.workloads import WORKLOADS
+
+    assert parse_only("gpu") == ["gpu"] and "gpu" not in parse_only(None)
+    assert batch_size(100.0, 10, 1.0) is None  # fits: a plain vmap
+    assert batch_size(100.0, 10, 300 / 2**20) == 2  # 3 runs fit: the largest divisor <= 3
+    if jax.default_backend() != "cpu":
+        pytest.skip("the cap applies on a CPU")
+    records = WORKLOADS["gpu"](RUNNER_TINY, 1)
+    measured = [r for r in records if r.steps_per_s]
+    assert [r.workload for r in measured] == [
+        "gpu W1 ucb1 4 runs",
+        "gpu W2 linucb 4 runs",
+        "gpu drifting_users linucb 4 runs",
+    ]
+    assert all(r.runs == 4 and "plain vmap" in r.note for r in measured)
+    skipped = [r for r in records if not r.steps_per_s]
+    assert len(skipped) == 3 and all("1,000,000" in r.note for r in skipped)
+
+
+def test_equal_work_points_are_valid_experiments_and_feed_the_flat_target():
+    """``equal_work``: every workload's experiment plans (validation only, nothing runs),
+    and the wall-time ratio of the most to the fewest runs is issue 15's target."""
+    from experiments.api import as_experiment
+    from experiments.bench import equal_work
+    from experiments.plan import plan
+
+    for workload in equal_work.WORKLOADS:
+        (agent_plan,) = plan(as_experiment(equal_work.experiment(workload, 256, 64)))
+        assert agent_plan.label == workload
+    records = [
+        Record("equal work ucb1 256 runs", equal_work.LABEL, 256, 64, seconds=10.0),
+        Record("equal work ucb1 65,536 runs", equal_work.LABEL, 65_536, 1, seconds=11.0),
+    ]
+    assert equal_work.flat_ratio(records, "ucb1") == (1.1, 256, 65_536)
+    (target,) = [t for t in targets(records) if t.name.startswith("ucb1")]
+    assert target.met is True and target.measured == "1.10x"
+    assert "equal_work" in parse_only("equal_work") and "equal_work" not in parse_only(None)
