@@ -347,23 +347,32 @@ def bootstrap_ci(
     low = np.full(len(cells), np.nan)
     high = np.full(len(cells), np.nan)
     if num_seeds and len(cells):
-        u = np.random.default_rng(seed).random((int(num_resamples), num_seeds))
+        num_resamples = int(num_resamples)
+        # the draws u (B, S) come in blocks of rows from one generator (the same numbers
+        # as one call), and each block meets the cells in batches: memory stays below
+        # max_elements values however many seeds there are
+        rows = max(1, min(num_resamples, int(max_elements) // num_seeds))
+        batch = max(1, int(max_elements) // (rows * num_seeds))
+        rng = np.random.default_rng(seed)
         j = np.arange(num_seeds)
-        qs = [(1 - level) / 2, (1 + level) / 2]
-        batch = max(1, int(max_elements) // (int(num_resamples) * num_seeds))
-        for start in range(0, len(cells), batch):
-            stop = min(start + batch, len(cells))
-            n_b = n[start:stop]  # (c,)
-            idx = np.floor(u[None] * n_b[:, None, None]).astype(np.int64)  # (c, B, S)
-            idx = np.minimum(idx, np.maximum(n_b - 1, 0)[:, None, None])
-            draws = np.take_along_axis(packed[start:stop, None, :], idx, axis=2)
-            use = j[None, None, :] < n_b[:, None, None]
-            with np.errstate(invalid="ignore", divide="ignore"):
-                means = np.where(use, draws, 0.0).sum(axis=2) / n_b[:, None]  # (c, B)
-            lo, hi = np.quantile(means, qs, axis=1)
-            ok = n_b >= 1
-            low[start:stop] = np.where(ok, lo, np.nan)
-            high[start:stop] = np.where(ok, hi, np.nan)
+        means = np.empty((len(cells), num_resamples))
+        for first in range(0, num_resamples, rows):
+            u = rng.random((min(rows, num_resamples - first), num_seeds))
+            last = first + len(u)
+            for start in range(0, len(cells), batch):
+                stop = min(start + batch, len(cells))
+                n_b = n[start:stop]  # (c,)
+                idx = np.floor(u[None] * n_b[:, None, None]).astype(np.int64)  # (c, b, S)
+                idx = np.minimum(idx, np.maximum(n_b - 1, 0)[:, None, None])
+                draws = np.take_along_axis(packed[start:stop, None, :], idx, axis=2)
+                use = j[None, None, :] < n_b[:, None, None]
+                with np.errstate(invalid="ignore", divide="ignore"):
+                    block = np.where(use, draws, 0.0).sum(axis=2) / n_b[:, None]  # (c, b)
+                means[start:stop, first:last] = block
+        lo, hi = np.quantile(means, [(1 - level) / 2, (1 + level) / 2], axis=1)
+        ok = n >= 1
+        low = np.where(ok, lo, np.nan)
+        high = np.where(ok, hi, np.nan)
     return Interval(
         mean=mean.reshape(shape),
         low=low.reshape(shape),
