@@ -450,9 +450,13 @@ def command_list(args) -> int:
         knobs = _describe_knobs(drift.make(name).default_params(), "drift.")
         if knobs:
             print("\n".join(knobs))
-    from experiments.schema import FIGURES
+    from experiments.schema import FIGURES, METRICS
 
     print(f"\nfigures (figures = [...] in an experiment file):\n  {', '.join(FIGURES)}")
+    print(
+        "\nopt-in metrics (metrics = [...] in an experiment file, or run --metrics):\n  "
+        + ", ".join(METRICS)
+    )
     print("\npresets (default seeds x steps):")
     for name in presets.names():
         experiment = presets.load(name)

@@ -221,6 +221,17 @@ def test_list_names_drift_processes_figures_and_wrapper_fields(capsys):
     wrappers = text.split("wrappers (")[1].split("drift processes")[0]
     assert "agent.delay.every" in wrappers and "delay: every=1, delay=0" in wrappers
     assert "Delayed and batched feedback" in wrappers
+    metrics = text.split("opt-in metrics (")[1].split("presets")[0]
+    assert "user_drift, homogeneity, coverage, exposure_gini" in metrics
+
+
+def test_run_metrics_option_adds_opt_in_metrics_and_names_an_unknown_one():
+    experiment = _build(
+        "drifting-users", "--metrics", "user_drift,homogeneity", "--metrics", "utility"
+    )
+    assert experiment.metrics == ["user_drift", "homogeneity", "utility"]
+    with pytest.raises(ConfigError, match="metrics: unknown metric 'bogus'; allowed: user_drift"):
+        _build("drifting-users", "--metrics", "bogus")
 
 
 # 9. a diverged run keeps its values up to its first bad step ------------------------
