@@ -34,7 +34,7 @@ need an environment that declares a user population
 shown items can be named in: item ids in the context (``EnvSpec.num_items``) or fixed
 arms; ``popularity_bias`` also needs an initial popularity: a population's (above) or, with
 fixed arms, the first round's expected rewards; ``utility`` needs non-negative expected
-rewards.  Slates of fixed arms log ``coverage`` always (:mod:`experiments.runner`).
+rewards.  Slates of fixed arms log ``coverage`` always (:func:`logged`).
 
 At the horizon the executor also keeps each run's exposure Lorenz curve
 (:func:`lorenz_curve`, ``LORENZ_POINTS`` values) when ``exposure_gini`` is asked for.
@@ -54,6 +54,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from experiments.schema import METRICS
 from simulator import capabilities, click_models
 from simulator.params import ConfigError
 from simulator.population import has_population
@@ -63,16 +64,9 @@ Array = jax.Array
 
 USER_METRICS = ("user_drift", "homogeneity", "utility_initial")
 CATALOG_METRICS = ("coverage", "exposure_gini", "popularity_bias")
-#: Every opt-in metric (logged per-round ones first, then the snapshots, each in this order).
-NAMES = (
-    "user_drift",
-    "homogeneity",
-    "coverage",
-    "exposure_gini",
-    "popularity_bias",
-    "utility",
-    "utility_initial",
-)
+#: Every opt-in metric (logged per-round ones first, then the snapshots, each in this order);
+#: the schema's list, which it keeps without importing jax.
+NAMES = METRICS
 #: The metrics taken once per stored value (the others are per-round means).
 SNAPSHOTS = ("user_drift", "homogeneity", "exposure_gini", "popularity_bias")
 #: At most this many users are followed by the user metrics.
@@ -144,10 +138,13 @@ def check(env: Any, names: Any, field: str = "metrics") -> tuple[str, ...]:
     return tuple(n for n in NAMES if n in names)
 
 
-def runner_logs_coverage(env: Any) -> bool:
-    """Slates of fixed arms log ``coverage`` always (:mod:`experiments.runner`)."""
+def logged(env: Any, names: Any = ()) -> tuple[str, ...]:
+    """The metrics a run of ``env`` logs, in log order: ``names`` (checked by :func:`check`)
+    and, where the environment shows slates of fixed arms, ``coverage`` always (the share
+    of the arms a ranker has shown is part of every slate experiment's log)."""
     spec = env.spec
-    return spec.action == capabilities.SLATE and spec.fixed_arms
+    always = ("coverage",) if spec.action == capabilities.SLATE and spec.fixed_arms else ()
+    return tuple(n for n in NAMES if n in names or n in always)
 
 
 # In the scan ---------------------------------------------------------------------------
@@ -165,7 +162,8 @@ def init(env, names, key, env_state, env_params, timestep) -> Watch:
     if not names:
         return Watch()
     users = exposure = distinct = popularity = None
-    if has_population(env):
+    follows_users = any(n in names for n in ("user_drift", "homogeneity", "popularity_bias"))
+    if follows_users and has_population(env):
         num_users = env.spec.num_users
         users = without_replacement(key, num_users, min(SUBSAMPLE, num_users))
     if any(n in names for n in CATALOG_METRICS):
@@ -203,7 +201,7 @@ def observe(env, names, watch: Watch, env_state, env_params, timestep, action):
         watch = watch._replace(
             exposure=watch.exposure.at[ids].add(1), distinct=watch.distinct + first_time
         )
-        if "coverage" in names and not runner_logs_coverage(env):
+        if "coverage" in names:
             out["coverage"] = watch.distinct.astype(jnp.float32) / watch.exposure.shape[0]
     if "utility" in names:
         out["utility"] = utility(env, timestep.oracle.expected_reward, action)

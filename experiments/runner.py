@@ -21,10 +21,8 @@ Metrics added to the environment's log (its NamedTuple extended by :func:`extend
   means that never change it equals the pseudo-regret ``regret`` step by step.  ``S`` is
   kept as an unevaluated float32 pair ``hi + lo`` (compensated summation), so the curve
   stays exact over millions of steps without float64.
-* ``coverage`` -- where the environment shows slates of fixed arms (``EnvSpec.action ==
-  "slate"`` and ``fixed_arms``): the share of the arms shown at least once so far (an
-  ``(num_arms,)`` bool in the carry).
-* the feedback-loop metrics the run asks for (``metrics=(...)``: ``user_drift``,
+* the feedback-loop metrics the run asks for, and ``coverage`` (the share of the arms shown
+  at least once so far) always where the environment shows slates of fixed arms (``metrics=(...)``: ``user_drift``,
   ``homogeneity``, ``coverage``, ``exposure_gini``, ``popularity_bias``, ``utility``,
   ``utility_initial``; :mod:`experiments.feedback_metrics`), with their state in
   ``Carry.watch``; the snapshots among them are taken at the end of every block of
@@ -116,10 +114,8 @@ class Carry(NamedTuple):
 
     ``arm_totals`` is an :class:`ArmTotals` for the hindsight regret, or None (not tracked);
     ``action_check`` an :class:`ActionCheck` where the environment expects an arm index,
-    else None; ``shown`` the ``(num_arms,)`` bool arms shown so far where the environment
-    shows slates of fixed arms (for ``coverage``), else None; ``watch`` the
-    :class:`~experiments.feedback_metrics.Watch` of the feedback-loop metrics asked for,
-    else None.
+    else None; ``watch`` the :class:`~experiments.feedback_metrics.Watch` of the
+    feedback-loop metrics logged (:func:`experiments.feedback_metrics.logged`), else None.
     """
 
     env_state: Any
@@ -127,7 +123,6 @@ class Carry(NamedTuple):
     timestep: TimeStep
     arm_totals: Any = None
     action_check: Any = None
-    shown: Any = None
     watch: Any = None
 
 
@@ -177,13 +172,11 @@ def init_carry(
     if spec.action in (capabilities.ARM, capabilities.SLATE):
         zero = jnp.zeros((), jnp.int32)
         action_check = ActionCheck(count=zero, first=zero)
-    shown = None
-    if spec.action == capabilities.SLATE and spec.fixed_arms:
-        shown = jnp.zeros((spec.num_arms,), jnp.bool_)
     watch = None
+    metrics = feedback_metrics.logged(env, metrics)
     if metrics:
         watch = feedback_metrics.init(env, metrics, keys.watch, env_state, env_params, timestep)
-    return Carry(env_state, agent_state, timestep, arm_totals, action_check, shown, watch)
+    return Carry(env_state, agent_state, timestep, arm_totals, action_check, watch)
 
 
 def _two_sum(a, b):
@@ -321,13 +314,7 @@ def step_once(
     else:
         tracked, log = step_metrics(env, agent, carry, action, next_timestep, env_params, metrics)
     next_carry = Carry(
-        env_state,
-        agent_state,
-        next_timestep,
-        tracked.arm_totals,
-        action_check,
-        tracked.shown,
-        tracked.watch,
+        env_state, agent_state, next_timestep, tracked.arm_totals, action_check, tracked.watch
     )
     return next_carry, log
 
@@ -342,17 +329,20 @@ def step_metrics(
     metrics: tuple[str, ...] = (),
 ):
     """The environment's log of ``action`` on ``carry.timestep`` plus the runner's metrics
-    (see the module docstring); returns ``(carry with the next arm totals, shown arms and
-    watch, log)``."""
+    (see the module docstring); returns ``(carry with the next arm totals and watch, log)``."""
     timestep = carry.timestep
     log = env.log(timestep, action, next_timestep)
-    extra: dict[str, jax.Array] = {}
     arm_totals = carry.arm_totals
-    shown = carry.shown
     watch = carry.watch
-    if shown is not None:
-        shown = shown.at[action].set(True)
-        extra["coverage"] = jnp.mean(shown.astype(jnp.float32))
+    per_round: dict[str, jax.Array] = {}
+    if watch is not None:
+        metrics = feedback_metrics.logged(env, metrics)
+        watch, per_round = feedback_metrics.observe(
+            env, metrics, watch, carry.env_state, env_params, timestep, action
+        )
+    # the metrics every run of this environment logs first (a slate's coverage), the
+    # opt-in ones last: a run's log is the same with and without them, up to a suffix
+    extra = {n: per_round.pop(n) for n in feedback_metrics.logged(env) if n in per_round}
     if arm_totals is not None:
         arm_totals, extra["hindsight_regret"] = hindsight_step(
             arm_totals, timestep.oracle.expected_reward, action
@@ -362,13 +352,8 @@ def step_metrics(
         true_param = timestep.oracle.true_param
         if estimate.shape == true_param.shape:
             extra["param_error"] = jnp.linalg.norm(estimate - true_param).astype(jnp.float32)
-    if watch is not None:
-        watch, per_round = feedback_metrics.observe(
-            env, metrics, watch, carry.env_state, env_params, timestep, action
-        )
-        extra.update(per_round)
-    log = with_metrics(log, extra)
-    return carry._replace(arm_totals=arm_totals, shown=shown, watch=watch), log
+    log = with_metrics(log, {**extra, **per_round})
+    return carry._replace(arm_totals=arm_totals, watch=watch), log
 
 
 def with_metrics(log, extra: dict[str, jax.Array]):
