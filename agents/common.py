@@ -7,6 +7,8 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
+from simulator.sampling import split_keys
+
 
 def random_argmax(key: jax.Array, values: jax.Array) -> jax.Array:
     """Index of a maximum of ``values`` ``(K,)``, ties broken uniformly at random.
@@ -18,8 +20,24 @@ def random_argmax(key: jax.Array, values: jax.Array) -> jax.Array:
     is_max = values >= jnp.max(values)
     count = jnp.sum(is_max, dtype=jnp.int32)
     pick = jnp.minimum((jax.random.uniform(key) * count).astype(jnp.int32), count - 1)
-    rank = jnp.cumsum(is_max, dtype=jnp.int32) - 1
-    return first_true(is_max & (rank == pick))
+    return first_true(is_max & (maximiser_rank(is_max) == pick))
+
+
+def maximiser_rank(is_max: jax.Array) -> jax.Array:
+    """``cumsum(is_max) - 1`` (int32) for a boolean ``is_max (..., K)``, along the last axis: at a maximiser, how
+    many maximisers come before it.
+
+    Up to 32 arms the mask is packed into one uint32 ``m`` and the rank of arm ``i`` is
+    ``popcount(m & (2^(i+1) - 1)) - 1``: elementwise work that XLA fuses with its
+    neighbours, where a cumulative sum is a reduce-window kernel of its own (on a CPU
+    that kernel cost a fifth of a UCB1 step).  The same integers either way.
+    """
+    num = is_max.shape[-1]
+    if num > 32:
+        return jnp.cumsum(is_max, axis=-1, dtype=jnp.int32) - 1
+    bits = jnp.left_shift(jnp.uint32(1), jnp.arange(num, dtype=jnp.uint32))
+    mask = jnp.sum(jnp.where(is_max, bits, jnp.uint32(0)), axis=-1, keepdims=True, dtype=jnp.uint32)
+    return jax.lax.population_count(mask & (bits | (bits - 1))).astype(jnp.int32) - 1
 
 
 def first_true(mask: jax.Array) -> jax.Array:
@@ -36,7 +54,7 @@ def first_true(mask: jax.Array) -> jax.Array:
 
 def epsilon_mix(key: jax.Array, greedy_action: jax.Array, num_arms: int, epsilon) -> jax.Array:
     """With probability ``epsilon`` a uniform action, else ``greedy_action``."""
-    key_explore, key_arm = jax.random.split(key)
+    key_explore, key_arm = split_keys(key)
     explore = jax.random.uniform(key_explore) < epsilon
     uniform_arm = jax.random.randint(key_arm, (), 0, num_arms, dtype=jnp.int32)
     return jnp.where(explore, uniform_arm, greedy_action).astype(jnp.int32)

@@ -78,6 +78,7 @@ from agents.types import Agent, Transition
 from experiments import feedback_metrics
 from simulator import capabilities
 from simulator.params import ConfigError
+from simulator.sampling import split_keys
 from simulator.types import Environment, TimeStep
 
 
@@ -291,7 +292,7 @@ def step_once(
     ``record(Round(...))`` when a recorder is given, else the metrics (with the per-round
     feedback-loop ``metrics``; the snapshots are :func:`advance`'s)."""
     key_env_t = jax.random.fold_in(keys.env, t)
-    key_act, key_update = jax.random.split(jax.random.fold_in(keys.agent, t))
+    key_act, key_update = split_keys(jax.random.fold_in(keys.agent, t))
     timestep = carry.timestep
     action = agent.act(key_act, carry.agent_state, timestep.context, hparams)
     check_action_type(env, agent, action)

@@ -10,6 +10,31 @@ import jax.numpy as jnp
 Array = jax.Array
 
 
+def split_keys(key: Array, num: int = 2) -> tuple[Array, ...]:
+    """The ``num`` keys of ``jax.random.split(key, num)``, as a tuple, each derived on its
+    own as ``fold_in(key, i)``.
+
+    Under JAX's partitionable Threefry (the default since JAX 0.5) key ``i`` of a split *is*
+    ``fold_in(key, i)``: both hash the counter ``(0, i)`` with ``key``, so the bits are
+    the same.  Derived one by one, a key that is never used is never computed, and XLA does
+    not recompute the parent key's hash for every word of a stacked ``(num, 2)`` array (in
+    a simulation step that duplicated hash was the costliest kernel: 2x the steps per
+    second of UCB1).  With the partitionable mode switched off, or another key
+    implementation than Threefry, it is ``split`` itself.
+
+    The keys are the same; the compiled program is not.  XLA may then fuse the float
+    arithmetic downstream of the draws differently, which can move a result by one float32
+    ulp: the drift processes, the regression and classification streams and the wheel keep
+    ``split``, where the switch moved some presets' values by that much.
+    """
+    fold_like = jax.config.jax_threefry_partitionable and (
+        str(jax.random.key_impl(key)) == "threefry2x32"
+    )
+    if not fold_like:
+        return tuple(jax.random.split(key, num))
+    return tuple(jax.random.fold_in(key, i) for i in range(num))
+
+
 def unit_sphere(key: Array, shape: tuple[int, ...]) -> Array:
     """Vectors uniform on the unit sphere of the last axis: ``g / ||g||``, ``g ~ N(0, I)``."""
     g = jax.random.normal(key, shape, jnp.float32)
@@ -19,7 +44,7 @@ def unit_sphere(key: Array, shape: tuple[int, ...]) -> Array:
 def unit_disc(key: Array, shape: tuple[int, ...] = ()) -> Array:
     """Points uniform in the unit disc, shape ``shape + (2,)``: radius ``sqrt(u)``, angle
     ``2 pi v``."""
-    key_radius, key_angle = jax.random.split(key)
+    key_radius, key_angle = split_keys(key)
     radius = jnp.sqrt(jax.random.uniform(key_radius, shape, jnp.float32))
     angle = jax.random.uniform(key_angle, shape, jnp.float32, 0.0, 2.0 * jnp.pi)
     return jnp.stack([radius * jnp.cos(angle), radius * jnp.sin(angle)], axis=-1)
@@ -49,7 +74,7 @@ def without_replacement(key: Array, num_items: int, num_draws: int) -> Array:
     """
     if num_draws == num_items:
         return jnp.arange(num_items, dtype=jnp.int32)
-    key_draw, key_order = jax.random.split(key)
+    key_draw, key_order = split_keys(key)
     if num_draws > _FLOYD_MAX_DRAWS:
         if 2 * num_draws > num_items:
             return shuffle(key_draw, jnp.arange(num_items, dtype=jnp.int32))[:num_draws]

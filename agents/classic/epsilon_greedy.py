@@ -9,6 +9,7 @@ import jax.numpy as jnp
 from agents.common import check_num_arms, epsilon_mix, greedy_probabilities, random_argmax
 from agents.types import Agent, Needs
 from simulator.params import knob
+from simulator.sampling import split_keys
 
 
 @flax.struct.dataclass
@@ -59,7 +60,7 @@ def epsilon_greedy(num_arms: int = 10) -> Agent:
         )
 
     def act(key, state, context, hparams):
-        key_tie, key_mix = jax.random.split(key)
+        key_tie, key_mix = split_keys(key)
         greedy = random_argmax(key_tie, state.values)
         return epsilon_mix(key_mix, greedy, num_arms, hparams.epsilon)
 

@@ -10,6 +10,7 @@ from agents.common import check_num_arms, random_argmax
 from agents.sampling import beta_argmax
 from agents.types import Agent, Needs
 from simulator.params import knob
+from simulator.sampling import split_keys
 
 
 @flax.struct.dataclass
@@ -138,7 +139,7 @@ def gaussian_thompson(num_arms: int = 10) -> Agent:
         )
 
     def act(key, state, context, hparams):
-        key_sample, key_tie = jax.random.split(key)
+        key_sample, key_tie = split_keys(key)
         z = jax.random.normal(key_sample, (num_arms,), jnp.float32)
         theta = state.means + z * jax.lax.rsqrt(state.precisions)
         return random_argmax(key_tie, theta)

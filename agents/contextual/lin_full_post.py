@@ -21,6 +21,7 @@ from agents.contextual.linucb import ridge_estimate
 from agents.contextual.nig import NIGPosterior, prior, rank_one_update, sample_weights
 from agents.types import Agent
 from simulator.params import knob
+from simulator.sampling import split_keys
 from simulator.types import require
 
 
@@ -124,7 +125,7 @@ def lin_full_post(
 
     def act(key, state, context, hparams):
         check_context("lin_full_post", context, mode, num_arms, context_dim, arm_dim)
-        key_sample, key_tie = jax.random.split(key)
+        key_sample, key_tie = split_keys(key)
         inputs = arm_inputs(context, mode, num_arms, context_dim, intercept)
         beta = sample_weights(key_sample, state.posterior)  # (M, d)
         values = inputs @ beta[0] if mode == "shared" else jnp.sum(inputs * beta, axis=-1)

@@ -20,6 +20,7 @@ from agents.common import (
 from agents.knobs import KnobSpec, hparams_class
 from agents.linear_model import online_linear
 from agents.types import Agent, Needs
+from simulator.sampling import split_keys
 from simulator.types import require
 
 MODES = ("auto", "shared", "disjoint")
@@ -130,7 +131,7 @@ def linear_greedy(
 
     def act(key, state, context, hparams):
         values = predicted_rewards(state, context)
-        key_tie, key_explore = jax.random.split(key)
+        key_tie, key_explore = split_keys(key)
         if exploration == "softmax":
             return jax.random.categorical(key_explore, values / hparams.temperature).astype(
                 jnp.int32

@@ -20,6 +20,7 @@ from agents.contextual.linucb import ridge_estimate
 from agents.linalg import cho_solve, cholesky_rank_one_update, inverse_transpose_solve
 from agents.types import Agent
 from simulator.params import knob
+from simulator.sampling import split_keys
 
 
 @flax.struct.dataclass
@@ -114,13 +115,13 @@ def lints(
     def scores(key, state, context, hparams):
         """The sampled model's predicted rewards (the sample of ``act`` with its key)."""
         check_context("lints", context, mode, num_arms, context_dim, arm_dim)
-        key_sample, _ = jax.random.split(key)
+        key_sample, _ = split_keys(key)
         inputs = arm_inputs(context, mode, num_arms, context_dim, intercept)
         theta = lints_sample(key_sample, state, hparams.v)
         return inputs @ theta[0] if mode == "shared" else jnp.sum(inputs * theta, axis=-1)
 
     def act(key, state, context, hparams):
-        _, key_tie = jax.random.split(key)
+        _, key_tie = split_keys(key)
         return random_argmax(key_tie, scores(key, state, context, hparams))
 
     def update(key, state, transition, hparams):

@@ -45,6 +45,7 @@ import jax.numpy as jnp
 
 from agents.linalg import cholesky
 from agents.sampling import gamma as gamma_sample
+from simulator.sampling import split_keys
 
 Array = jax.Array
 
@@ -181,7 +182,7 @@ def batch_posterior(features: Array, rewards: Array, weights: Array, hparams) ->
 def sample_weights(key: Array, posterior: NIGPosterior) -> Array:
     """``(M, h)`` Thompson draws: ``sigma^2 = b / G``, ``G ~ Gamma(a)``;
     ``beta = mu + sigma S eps``, ``eps ~ N(0, I)``, so ``beta ~ N(mu, sigma^2 Lambda^{-1})``."""
-    key_gamma, key_normal = jax.random.split(key)
+    key_gamma, key_normal = split_keys(key)
     sigma2 = posterior.b / gamma_sample(key_gamma, posterior.a)
     eps = jax.random.normal(key_normal, posterior.phi_r.shape, jnp.float32)
     noise = jnp.einsum("mhk,mk->mh", posterior.root, eps)

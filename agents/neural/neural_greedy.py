@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import flax.struct
-import jax
 
 from agents.common import epsilon_mix, greedy_probabilities, random_argmax
 from agents.neural.networks import RewardNet, Trainer, check_hidden, check_shapes
 from agents.types import Agent
 from simulator.params import knob
+from simulator.sampling import split_keys
 
 
 @flax.struct.dataclass
@@ -73,7 +73,7 @@ def neural_greedy(
         return trainer.init(key, hparams)
 
     def act(key, state, context, hparams):
-        key_tie, key_mix = jax.random.split(key)
+        key_tie, key_mix = split_keys(key)
         greedy = random_argmax(key_tie, net.values(state.params, context))
         return epsilon_mix(key_mix, greedy, num_arms, hparams.epsilon)
 

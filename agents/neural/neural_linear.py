@@ -61,6 +61,7 @@ from agents.neural import replay
 from agents.neural.networks import Learner, RewardNet, Trainer, check_hidden, check_shapes
 from agents.types import Agent
 from simulator.params import knob
+from simulator.sampling import split_keys
 
 Array = jax.Array
 
@@ -132,7 +133,7 @@ def neural_linear(
 
     def scores(key, state, context, hparams):
         """The sampled heads' predicted rewards (the sample of ``act`` with its key)."""
-        key_sample, _ = jax.random.split(key)
+        key_sample, _ = split_keys(key)
         beta = sample_weights(key_sample, state.posterior)  # (M, h)
         inputs = net.arm_inputs(context)
         if net.per_arm_heads:
@@ -142,7 +143,7 @@ def neural_linear(
         return phis @ beta[0]
 
     def act(key, state, context, hparams):
-        _, key_tie = jax.random.split(key)
+        _, key_tie = split_keys(key)
         return random_argmax(key_tie, scores(key, state, context, hparams))
 
     def recompute(learner: Learner, hparams) -> NIGPosterior:

@@ -37,6 +37,7 @@ from agents.common import greedy_probabilities, random_argmax
 from agents.neural.networks import Learner, RewardNet, Trainer, check_hidden, check_shapes
 from agents.types import Agent
 from simulator.params import knob
+from simulator.sampling import split_keys
 
 Array = jax.Array
 
@@ -133,11 +134,11 @@ def _diagonal_agent(
     else:
 
         def scores(key, state, context, hparams):
-            key_sample, _ = jax.random.split(key)
+            key_sample, _ = split_keys(key)
             return ts_sample(key_sample, net, state, context, hparams.nu)
 
         def act(key, state, context, hparams):
-            _, key_tie = jax.random.split(key)
+            _, key_tie = split_keys(key)
             return random_argmax(key_tie, scores(key, state, context, hparams))
 
     def update(key, state, transition, hparams):

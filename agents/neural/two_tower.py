@@ -87,6 +87,7 @@ from agents.neural.networks import check_positive_int
 from agents.optimizers import resolve_optimizer
 from agents.types import Agent, Needs
 from simulator.params import ConfigError, knob
+from simulator.sampling import split_keys
 from simulator.types import Context, require
 
 Array = jax.Array
@@ -308,7 +309,7 @@ def two_tower(
     e = embed_dim
 
     def init(key, hparams):
-        key_users, key_items, key_pu, key_pv = jax.random.split(key, 4)
+        key_users, key_items, key_pu, key_pv = split_keys(key, 4)
         scale = hparams.init_scale
         user_table = scale * jax.random.normal(key_users, (num_users, e), jnp.float32)
         item_table = scale * jax.random.normal(key_items, (num_items, e + 1), jnp.float32)
@@ -375,10 +376,10 @@ def two_tower(
         """The predicted rewards ``act`` maximises (Thompson: of the perturbed towers)."""
         user, items, features, arm_features = read(context)
         user_row, item_rows = rows(state, user, items)
-        key_noise, _, _ = jax.random.split(key, 3)
+        key_noise, _, _ = split_keys(key, 3)
         tower = state.tower
         if exploration == "thompson":
-            key_u, key_v, key_t = jax.random.split(key_noise, 3)
+            key_u, key_v, key_t = split_keys(key_noise, 3)
 
             def perturb(k, value, accumulated):
                 eps = jax.random.normal(k, jnp.shape(value), jnp.float32)
@@ -389,7 +390,7 @@ def two_tower(
             if use_items:
                 item_rows = perturb(key_v, item_rows, state.item_sq[items])
             leaves, treedef = jax.tree.flatten(tower)
-            keys = jax.random.split(key_t, len(leaves))
+            keys = split_keys(key_t, len(leaves))
             sq = jax.tree.leaves(state.tower_sq)
             tower = jax.tree.unflatten(
                 treedef, [perturb(k, x, s) for k, x, s in zip(keys, leaves, sq)]
@@ -397,7 +398,7 @@ def two_tower(
         return scores(tower, user_row, item_rows, features, arm_features)
 
     def act(key, state, context, hparams):
-        _, key_tie, key_mix = jax.random.split(key, 3)
+        _, key_tie, key_mix = split_keys(key, 3)
         best = random_argmax(key_tie, sampled_values(key, state, context, hparams))
         if exploration == "epsilon":
             return epsilon_mix(key_mix, best, num_arms, hparams.epsilon)
@@ -461,7 +462,7 @@ def two_tower(
         )
         state = state.replace(buffer=replay.add(state.buffer, record), count=state.count + 1)
         gate = (jnp.mod(state.count, train_every) == 0).astype(jnp.float32)
-        for key_step in jax.random.split(key, num_train_steps):
+        for key_step in split_keys(key, num_train_steps):
             state = train_step(state, key_step, gate, hparams)
         return state
 

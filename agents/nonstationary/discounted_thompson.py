@@ -11,6 +11,7 @@ from agents.common import check_num_arms, random_argmax
 from agents.sampling import beta
 from agents.types import Agent, Needs
 from simulator.params import knob
+from simulator.sampling import split_keys
 
 
 @flax.struct.dataclass
@@ -53,7 +54,7 @@ def discounted_thompson(num_arms: int = 10) -> Agent:
         return BetaState(successes=zeros, failures=zeros)
 
     def act(key, state, context, hparams):
-        key_sample, key_tie = jax.random.split(key)
+        key_sample, key_tie = split_keys(key)
         theta = beta(key_sample, hparams.alpha0 + state.successes, hparams.beta0 + state.failures)
         return random_argmax(key_tie, theta)
 

@@ -26,6 +26,7 @@ from agents.sampling import beta
 from agents.types import Agent, Needs
 from simulator import capabilities
 from simulator.params import knob
+from simulator.sampling import split_keys
 
 
 @flax.struct.dataclass
@@ -58,11 +59,11 @@ def cascade_ts(num_arms: int = 16, slate_size: int = 2, order: str = "decreasing
         return empty_stats(num_arms)
 
     def scores(key, state, context, hparams):
-        key_sample, _ = jax.random.split(key)
+        key_sample, _ = split_keys(key)
         return posterior_sample(key_sample, state, hparams)
 
     def act(key, state, context, hparams):
-        _, key_ties = jax.random.split(key)
+        _, key_ties = split_keys(key)
         return display(top_k(key_ties, scores(key, state, context, hparams), slate_size), order)
 
     def update(key, state, transition, hparams):

@@ -25,6 +25,7 @@ from agents.ranking.cascade_ucb import CascadeKLUCBHParams, kl_level, mean_estim
 from agents.ranking.slates import check_slate, display
 from agents.types import Agent, Needs
 from simulator import capabilities
+from simulator.sampling import split_keys
 
 Array = jax.Array
 
@@ -52,7 +53,7 @@ def choose_down(key: Array, indices: Array) -> Array:
     """From the top down: position ``j`` takes the arm of largest ``indices[j]`` among the
     arms not chosen above it (ties at random); ``(k,)`` int32."""
     slate_size, num_arms = indices.shape
-    keys = jax.random.split(key, slate_size)
+    keys = split_keys(key, slate_size)
     taken = jnp.zeros((num_arms,), jnp.bool_)
     slate = []
     for j in range(slate_size):  # k is small and static

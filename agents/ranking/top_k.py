@@ -21,6 +21,7 @@ import jax.numpy as jnp
 from agents.ranking.slates import check_slate, display, top_k
 from agents.types import Agent, Transition
 from simulator import capabilities
+from simulator.sampling import split_keys
 from simulator.types import require
 
 
@@ -51,7 +52,7 @@ def with_top_k(agent: Agent, slate_size: int = 2, order: str = "decreasing") -> 
     check_slate("top_k", agent.needs.num_arms or None, slate_size, order)
 
     def act(key, state, context, hparams):
-        key_scores, key_ties = jax.random.split(key)
+        key_scores, key_ties = split_keys(key)
         scores = agent.scores(key_scores, state, context, hparams)
         return display(top_k(key_ties, scores, slate_size), order)
 

@@ -97,14 +97,14 @@ class Target(NamedTuple):
     met: bool | None  # None: not measured
 
 
-def _find(records, workload, implementation=DRIFTSIM) -> Record | None:
+def find_record(records, workload, implementation=DRIFTSIM) -> Record | None:
     for r in records:
         if r.workload == workload and r.implementation == implementation and r.steps_per_s:
             return r
     return None
 
 
-def _fastest_peer(records, workload) -> Record | None:
+def fastest_peer(records, workload) -> Record | None:
     peers = [
         r
         for r in records
@@ -126,14 +126,14 @@ def _what_if(records, workload, value) -> str:
     """`` (pinned to 1 core: ...; JAX's rolled threefry: ...)`` for the variants measured."""
     parts = []
     for implementation, label in WHAT_IFS:
-        variant = _find(records, workload, implementation)
+        variant = find_record(records, workload, implementation)
         if variant is not None:
             parts.append(f"{label}: {value(variant)}")
     return f" ({'; '.join(parts)})" if parts else ""
 
 
 def _ratio_target(records, name, workload, minimum) -> Target:
-    record = _find(records, workload)
+    record = find_record(records, workload)
     if record is None or record.ratio is None:
         return Target(name, f">= {minimum}x numpy loop", "not measured", None)
     measured = f"{record.ratio:,.1f}x" + _what_if(
@@ -143,8 +143,8 @@ def _ratio_target(records, name, workload, minimum) -> Target:
 
 
 def _peer_target(records, name, workload, minimum) -> Target:
-    record = _find(records, workload)
-    peer = _fastest_peer(records, workload)
+    record = find_record(records, workload)
+    peer = fastest_peer(records, workload)
     if record is None or peer is None:
         return Target(name, f">= {minimum}x fastest peer", "not measured", None)
     ratio = record.steps_per_s / peer.steps_per_s
@@ -174,7 +174,7 @@ def targets(records: list[Record]) -> list[Target]:
         _peer_target(records, "W1 UCB1 vs peers", "W1 ucb1", 300),
         _ratio_target(records, "W1 Thompson vs numpy loop", "W1 thompson", 20),
     ]
-    ts, vec = _find(records, "W1 thompson"), _find(records, "W1 thompson", VECTORIZED)
+    ts, vec = find_record(records, "W1 thompson"), find_record(records, "W1 thompson", VECTORIZED)
     if ts is None or vec is None:
         out.append(Target("W1 Thompson vs numpy vectorized", "faster", "not measured", None))
     else:

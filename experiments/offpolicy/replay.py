@@ -23,6 +23,7 @@ from experiments.offpolicy.logs import BanditLog
 from experiments.runner import RESET_INDEX, split_run_key
 from experiments.stats import normal_quantile, wilson_interval
 from simulator.params import ConfigError
+from simulator.sampling import split_keys
 from simulator.types import make_oracle
 
 Array = jax.Array
@@ -76,7 +77,7 @@ def make_replay(agent: Agent, tolerance: float = 1e-3):
 
         def body(state, inputs):
             t, row = inputs
-            key_act, key_update = jax.random.split(jax.random.fold_in(keys.agent, t))
+            key_act, key_update = split_keys(jax.random.fold_in(keys.agent, t))
             action = agent.act(key_act, state, row.context, hparams)
             accepted = action == row.action
             transition = Transition(
