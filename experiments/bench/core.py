@@ -251,7 +251,20 @@ def baseline_record(
 
 
 def peak_memory_mib() -> float:
-    """The process's peak resident memory so far (``getrusage`` ``ru_maxrss``), MiB."""
+    """The process's peak resident memory so far, MiB.
+
+    On Linux the high-water mark of this program's own address space (``VmHWM`` of
+    ``/proc/self/status``): ``getrusage``'s ``ru_maxrss`` survives ``exec``, so a child
+    that a large process starts (the equal-work points) would report its parent's size.
+    Elsewhere ``ru_maxrss``.
+    """
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024  # kB
+    except OSError:
+        pass
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     scale = 1.0 / (1024 * 1024) if platform.system() == "Darwin" else 1.0 / 1024
     return peak * scale
