@@ -46,7 +46,6 @@ import jax
 import jax.numpy as jnp
 
 from simulator.params import ConfigError
-from simulator.sampling import split_keys
 from simulator.types import PositionFeedback
 
 Array = jax.Array
@@ -193,7 +192,7 @@ def sample(click_chain: ClickChain, key: Array, w_slate: Array, arms: Array) -> 
     Returns:
       The :class:`~simulator.types.PositionFeedback`: clicks and the observed positions.
     """
-    key_attract, key_examine, key_continue = split_keys(key, 3)
+    key_attract, key_examine, key_continue = jax.random.split(key, 3)
     w_slate = jnp.asarray(w_slate, jnp.float32)
     k = arms.shape[0]
     uniforms = jax.vmap(lambda arm: jax.random.uniform(jax.random.fold_in(key_attract, arm)))

@@ -22,7 +22,7 @@ from simulator import capabilities
 from simulator import drift as drift_lib
 from simulator.drift import DriftState
 from simulator.params import ConfigError, data_field, knob
-from simulator.sampling import split_keys, unit_sphere, without_replacement
+from simulator.sampling import unit_sphere, without_replacement
 from simulator.types import (
     Context,
     Environment,
@@ -154,7 +154,7 @@ class _Contextual(Environment):
         raise NotImplementedError
 
     def reset(self, key, params):
-        key_catalog, key_theta, key_drift, key_context = split_keys(key, 4)
+        key_catalog, key_theta, key_drift, key_context = jax.random.split(key, 4)
         catalog = self._catalog(key_catalog, params)
         theta0 = params.param_norm * unit_sphere(key_theta, (self.dim,))
         drift_state = self.drift_process.init(key_drift, theta0, params.drift)
@@ -163,7 +163,7 @@ class _Contextual(Environment):
         return state, self._timestep(drift_state, arm_features, 0.0, params)
 
     def step(self, key, state, action, params):
-        key_reward, key_drift, key_context = split_keys(key, 3)
+        key_reward, key_drift, key_context = jax.random.split(key, 3)
         chosen = state.arm_features[action]
         mean = self._expected(chosen[None], state.drift.theta, params)[0]
         reward = self._reward(key_reward, mean, params)
@@ -400,7 +400,7 @@ class RussacLinear(Environment):
         return RussacState(t, arm_features), self._timestep(t, arm_features, 0.0)
 
     def step(self, key, state, action, params):
-        key_reward, key_context = split_keys(key)
+        key_reward, key_context = jax.random.split(key)
         mean = state.arm_features[action] @ self.theta(state.t)
         reward = mean + params.noise * jax.random.normal(key_reward, (), jnp.float32)
         t = state.t + 1

@@ -12,7 +12,6 @@ import jax.numpy as jnp
 
 from simulator import capabilities
 from simulator.params import knob
-from simulator.sampling import split_keys
 from simulator.types import Context, Environment, EnvSpec, make_oracle, make_timestep, require
 
 Array = jax.Array
@@ -99,7 +98,7 @@ class DynamicItems(Environment):
         return state, self._timestep(state, 0.0, False)
 
     def step(self, key, state, action, params):
-        key_uniform, key_ctr = split_keys(key)
+        key_uniform, key_ctr = jax.random.split(key)
         u_reward, u_retire, u_slot = jax.random.uniform(key_uniform, (3,), jnp.float32)
         reward = (u_reward < state.ctrs[action]).astype(jnp.float32)
         retire = u_retire < params.replace_prob

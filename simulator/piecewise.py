@@ -18,7 +18,6 @@ import jax.numpy as jnp
 from simulator import capabilities
 from simulator import drift as drift_lib
 from simulator.drift import Abrupt, DriftState
-from simulator.sampling import split_keys
 from simulator.types import (
     Environment,
     EnvSpec,
@@ -137,7 +136,7 @@ class DriftingBernoulli(Environment):
         return make_timestep(empty_context(self.num_arms), reward, oracle)
 
     def reset(self, key, params):
-        key_means, key_drift = split_keys(key)
+        key_means, key_drift = jax.random.split(key)
         if self.means is None:
             theta0 = jax.random.uniform(key_means, (self.num_arms,), jnp.float32)
         else:
@@ -146,7 +145,7 @@ class DriftingBernoulli(Environment):
         return DriftingBernoulliState(drift_state), self._timestep(drift_state, 0.0)
 
     def step(self, key, state, action, params):
-        key_reward, key_drift = split_keys(key)
+        key_reward, key_drift = jax.random.split(key)
         means = self.arm_means(state.drift.theta)
         reward = (jax.random.uniform(key_reward, (), jnp.float32) < means[action]).astype(
             jnp.float32

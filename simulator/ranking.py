@@ -45,7 +45,6 @@ from simulator.drift import Consumption, DriftState
 from simulator.params import knob
 from simulator.piecewise import BOUNDS, reflect_unit, unit_means
 from simulator.registry import Registry
-from simulator.sampling import split_keys
 from simulator.types import (
     Context,
     Environment,
@@ -202,7 +201,7 @@ class RankingBandit(Environment):
         """``(theta_0, features)``: the attractions ``(L,)`` (or ``theta (d,)`` and the item
         features ``(L, d)`` of the linear cascade)."""
         if self.arm_dim:
-            key_items, key_pref = split_keys(key)
+            key_items, key_pref = jax.random.split(key)
             d = self.arm_dim
             u = jax.random.normal(key_items, (self.num_arms, d - 1), jnp.float32)
             u = u / jnp.linalg.norm(u, axis=1, keepdims=True)
@@ -238,14 +237,14 @@ class RankingBandit(Environment):
         return make_timestep(context, reward, oracle, positions=positions)
 
     def reset(self, key, params):
-        key_world, key_drift = split_keys(key)
+        key_world, key_drift = jax.random.split(key)
         theta0, features = self._initial(key_world, params)
         drift_state = self.drift_process.init(key_drift, theta0, params.drift)
         state = RankingState(drift=drift_state, features=features)
         return state, self._timestep(state, 0.0, no_positions(self.slate_size))
 
     def step(self, key, state, action, params):
-        key_click, key_drift = split_keys(key)
+        key_click, key_drift = jax.random.split(key)
         slate = jnp.asarray(action, jnp.int32)
         w = self.attractions(state)
         positions = click_models.sample(self.click_chain, key_click, w[slate], slate)

@@ -22,10 +22,12 @@ def split_keys(key: Array, num: int = 2) -> tuple[Array, ...]:
     second of UCB1).  With the partitionable mode switched off, or another key
     implementation than Threefry, it is ``split`` itself.
 
-    The keys are the same; the compiled program is not.  XLA may then fuse the float
-    arithmetic downstream of the draws differently, which can move a result by one float32
-    ulp: the drift processes, the regression and classification streams and the wheel keep
-    ``split``, where the switch moved some presets' values by that much.
+    The keys are the same; the compiled program is not.  Each key is a hash of its own
+    (a larger program: slower to compile where many are drawn once, at a reset), and XLA
+    may fuse the float arithmetic downstream of the draws differently, which can move a
+    result by one float32 ulp.  So the runner's per-step agent keys and the agents' own
+    splits use it, and the environments keep ``split`` (with it, the drifting users'
+    programs took 2 s more to compile and three presets moved by one ulp).
     """
     fold_like = jax.config.jax_threefry_partitionable and (
         str(jax.random.key_impl(key)) == "threefry2x32"
@@ -44,7 +46,7 @@ def unit_sphere(key: Array, shape: tuple[int, ...]) -> Array:
 def unit_disc(key: Array, shape: tuple[int, ...] = ()) -> Array:
     """Points uniform in the unit disc, shape ``shape + (2,)``: radius ``sqrt(u)``, angle
     ``2 pi v``."""
-    key_radius, key_angle = split_keys(key)
+    key_radius, key_angle = jax.random.split(key)
     radius = jnp.sqrt(jax.random.uniform(key_radius, shape, jnp.float32))
     angle = jax.random.uniform(key_angle, shape, jnp.float32, 0.0, 2.0 * jnp.pi)
     return jnp.stack([radius * jnp.cos(angle), radius * jnp.sin(angle)], axis=-1)
@@ -74,7 +76,7 @@ def without_replacement(key: Array, num_items: int, num_draws: int) -> Array:
     """
     if num_draws == num_items:
         return jnp.arange(num_items, dtype=jnp.int32)
-    key_draw, key_order = split_keys(key)
+    key_draw, key_order = jax.random.split(key)
     if num_draws > _FLOYD_MAX_DRAWS:
         if 2 * num_draws > num_items:
             return shuffle(key_draw, jnp.arange(num_items, dtype=jnp.int32))[:num_draws]

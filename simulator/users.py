@@ -25,7 +25,7 @@ from simulator import capabilities, click_models
 from simulator import drift as drift_lib
 from simulator.params import ConfigError, data_field, knob
 from simulator.ranking import slate_log
-from simulator.sampling import from_cdf, split_keys, without_replacement, zipf_cdf
+from simulator.sampling import from_cdf, without_replacement, zipf_cdf
 from simulator.types import (
     Context,
     Environment,
@@ -458,7 +458,7 @@ class DriftingUsers(Environment):
         return self.click_probability(state.profile, items, params)
 
     def _arrive(self, key: Array, arrival_cdf: Array) -> tuple[Array, Array]:
-        key_user, key_candidates = split_keys(key)
+        key_user, key_candidates = jax.random.split(key)
         if self.arrival == "uniform":
             user = jax.random.randint(key_user, (), 0, self.num_users, dtype=jnp.int32)
         else:
@@ -482,7 +482,7 @@ class DriftingUsers(Environment):
 
     def _timestep(self, key: Array, state: UsersState, reward, params, positions=None):
         m = self.num_observed
-        key_user, key_items = split_keys(key)
+        key_user, key_items = jax.random.split(key)
         profile = state.profile if self.user_features == "initial" else state.pref
         candidate_items = self.item_vectors(state, params, state.candidates)
         noise = params.feature_noise
@@ -504,10 +504,10 @@ class DriftingUsers(Environment):
     def reset(self, key, params):
         if not jnp.issubdtype(key.dtype, jax.dtypes.prng_key):
             key = jax.random.wrap_key_data(key)  # a raw uint32 key (jax.random.PRNGKey)
-        key_people, key_items, key_drift, key_arrive, key_observe = split_keys(key, 5)
+        key_people, key_items, key_drift, key_arrive, key_observe = jax.random.split(key, 5)
         if self.population_seed is not None:  # the same population in every run
             key_people = jax.random.key(self.population_seed, impl=jax.random.key_impl(key))
-        key_common, people = split_keys(key_people)
+        key_common, people = jax.random.split(key_people)
         common = self._std() * jax.random.normal(key_common, (self.dim,), jnp.float32)
         if params.items is not None:
             self._data(params.items, (self.num_items, self.dim), "items")  # check the shape
@@ -542,7 +542,7 @@ class DriftingUsers(Environment):
         return state, self._timestep(key_observe, state, 0.0, params)
 
     def step(self, key, state, action, params):
-        key_click, key_drift, key_arrive, key_observe = split_keys(key, 4)
+        key_click, key_drift, key_arrive, key_observe = jax.random.split(key, 4)
         positions = None
         if self.slates:
             shown = state.candidates[action]

@@ -99,6 +99,7 @@ def _run_suite(names, repeats, sizes, figure, echo) -> dict[str, Any]:
     from experiments.api import git_revision, versions
     from experiments.bench import onecore, peers, scaling
 
+    revision = git_revision()  # before the suite redraws docs/scaling.png
     full = FULL in names
     names = [name for name in names if name != FULL]
     sizes = sizes or (Sizes.full() if full else Sizes())
@@ -147,7 +148,7 @@ def _run_suite(names, repeats, sizes, figure, echo) -> dict[str, Any]:
         "machine": machine_info(),
         "limits": machine_limits() if any(n.startswith("W2") for n in names) else None,
         "versions": {**versions(), **peers.versions()},
-        "git_revision": git_revision(),
+        "git_revision": revision,
         "repeats": repeats,
         "full": full,
         "sizes": {k: v for k, v in vars(sizes).items()},
