@@ -95,3 +95,9 @@ def test_main_writes_then_check_passes(tmp_path, monkeypatch):
     assert docs.main([bench_json]) == 0
     assert docs.main([bench_json, "--check"]) == 0
     assert "| W1 UCB1, 10 arms" in (tmp_path / "README.md").read_text()
+
+
+def test_the_repository_documents_are_in_step_with_docs_bench_json():
+    # docs/benchmarks.md's results and the README's speed table are the run in docs/bench.json
+    bench_json = docs.ROOT / "docs" / "bench.json"
+    assert docs.main([str(bench_json), "--check"]) == 0
