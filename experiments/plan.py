@@ -193,9 +193,15 @@ def build_agent(
             allowed = sorted(static_names) + sorted(
                 fields(_default_agent(config).default_hparams())
             )
+            head = key.split(".", 1)[0]
+            what = f"has no field or wrapper {head!r}" if "." in key else "has no such field"
+            hint = (
+                ' (a sweep goes in the top-level [sweep] table: "agent.FIELD" = [...])'
+                if head == "sweep"
+                else ""
+            )
             raise ConfigError(
-                f"{prefix}.{key}: agent {config.name!r} has no such field; "
-                f"allowed: {', '.join(allowed)}"
+                f"{prefix}.{key}: agent {config.name!r} {what}; allowed: {', '.join(allowed)}{hint}"
             )
         if kind == "static":
             static[key] = _static_value(value, static_names[key])

@@ -182,11 +182,11 @@ def readme_markdown(payload: dict[str, Any]) -> str:
         "|---|---:|---:|---:|---:|",
     ]
     sizes = payload.get("sizes") or {}
-    for label, workload in README_ROWS:
+    for describe, workload in README_ROWS:
         ours = find_record(records, workload)
         if ours is None:
             continue
-        label = f"{label(sizes)}, {ours.runs:,} runs × {ours.steps:,}"
+        label = f"{describe(sizes)}, {ours.runs:,} runs × {ours.steps:,}"
         vectorised = find_record(records, workload, "numpy vectorized")
         peer = fastest_peer(records, workload)
         versus_vec = ours.steps_per_s / vectorised.steps_per_s if vectorised else None
@@ -199,19 +199,17 @@ def readme_markdown(payload: dict[str, Any]) -> str:
             f"| {label} | {_rate(ours.steps_per_s)} | {_ratio(ours.ratio)} | "
             f"{_ratio(versus_vec)} | {versus_peer} |"
         )
-    runner = [
-        r for r in records if r.workload.startswith("runner") and r.implementation == "driftsim"
-    ]
-    table = "\n".join(lines)
-    if runner:
-        from experiments.bench.runner_cost import runner_ratio
+    from experiments.bench.runner_cost import runner_ratio
 
-        ratios = ", ".join(
-            f"{r.workload.removeprefix('runner ')} {runner_ratio(records, r.workload):.2f}×"
-            for r in runner
-            if runner_ratio(records, r.workload) is not None
-        )
-        table += f"\n\n`make_run` against a hand-written scan of the same algorithm: {ratios}."
+    table = "\n".join(lines)
+    ratios = {
+        r.workload.removeprefix("runner "): runner_ratio(records, r.workload)
+        for r in records
+        if r.workload.startswith("runner") and r.implementation == "driftsim"
+    }
+    measured = ", ".join(f"{name} {ratio:.2f}×" for name, ratio in ratios.items() if ratio)
+    if measured:
+        table += f"\n\n`make_run` against a hand-written scan of the same algorithm: {measured}."
     return f"{provenance(payload)}\n\n{table}"
 
 
@@ -245,7 +243,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("json", help="the file written by driftsim bench --json")
     parser.add_argument("--check", action="store_true", help="exit 1 if a block is stale")
     args = parser.parse_args(argv)
-    payload = load(args.json)
+    try:
+        payload = load(args.json)
+    except (OSError, json.JSONDecodeError) as err:
+        parser.error(f"{args.json}: cannot read it as JSON ({err})")
+    if not isinstance(payload, dict) or not isinstance(payload.get("records"), list):
+        parser.error(
+            f"{args.json}: no 'records' list; give a file written by driftsim bench --json"
+        )
     docs_text, readme_text = DOCS.read_text(), README.read_text()
     new_docs, new_readme = render(payload, docs_text, readme_text)
     stale = [

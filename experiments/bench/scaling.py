@@ -60,6 +60,18 @@ class ScalingSizes:
         )
 
 
+def shared_linucb(env):
+    """Shared LinUCB sized to ``env``'s spec (the ``drifting_users`` workloads)."""
+    spec = env.spec
+    return agents.make(
+        "linucb",
+        num_arms=spec.num_arms,
+        context_dim=spec.context_dim,
+        arm_dim=spec.arm_dim,
+        mode="shared",
+    )
+
+
 def tiny() -> ScalingSizes:
     """A seconds-long study for tests."""
     return ScalingSizes(
@@ -218,14 +230,7 @@ def run(sizes: ScalingSizes | None = None, repeats: int = 3) -> list[ScalingPoin
         if "drifting_users" in simulator.names():
             for items in sizes.catalog_sizes:
                 env = simulator.make("drifting_users", num_items=items)
-                spec = env.spec
-                agent = agents.make(
-                    "linucb",
-                    num_arms=spec.num_arms,
-                    context_dim=spec.context_dim,
-                    arm_dim=spec.arm_dim,
-                    mode="shared",
-                )
+                agent = shared_linucb(env)
                 points.append(
                     _point(
                         "catalog",

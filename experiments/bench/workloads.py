@@ -39,7 +39,7 @@ import numpy as np
 
 import agents
 import simulator
-from experiments.bench import equal_work, peers, runner_cost
+from experiments.bench import equal_work, peers, runner_cost, scaling
 from experiments.bench import numpy_baselines as nb
 from experiments.bench.core import (
     Record,
@@ -884,14 +884,7 @@ def gpu(sizes: Sizes, repeats: int) -> list[Record]:
     )
     try:
         env = _make_env("drifting_users")
-        spec = env.spec
-        agent = _make_agent(
-            "linucb",
-            num_arms=spec.num_arms,
-            context_dim=spec.context_dim,
-            arm_dim=spec.arm_dim,
-            mode="shared",
-        )
+        agent = scaling.shared_linucb(env)
         problems.append(
             (
                 "gpu drifting_users linucb",

@@ -101,3 +101,15 @@ def test_the_repository_documents_are_in_step_with_docs_bench_json():
     # docs/benchmarks.md's results and the README's speed table are the run in docs/bench.json
     bench_json = docs.ROOT / "docs" / "bench.json"
     assert docs.main([str(bench_json), "--check"]) == 0
+
+
+def test_a_file_that_is_not_a_bench_json_is_refused_by_name(tmp_path, capsys):
+    missing = tmp_path / "missing.json"
+    with pytest.raises(SystemExit):
+        docs.main([str(missing)])
+    assert "missing.json: cannot read it as JSON" in capsys.readouterr().err
+    other = tmp_path / "other.json"
+    other.write_text('{"rows": []}')
+    with pytest.raises(SystemExit):
+        docs.main([str(other)])
+    assert "no 'records' list" in capsys.readouterr().err

@@ -83,6 +83,11 @@ def test_static_sweep_recompiles_per_value():
         ({"sweep": {"mode": "spiral"}}, "sweep.mode = 'spiral': allowed: grid, list"),
         ({"sweep": {"agent.nope": [1]}}, "no agent (epsilon_greedy, random) has that field"),
         ({"sweep": {"agent.epsilon": [0.5, 3.0]}}, "epsilon = 3.0: must be in [0, 1]"),
+        (
+            {"agents": [{"name": "ucb", "sweep": {"c": [0.5, 1.0]}}]},
+            "agent 'ucb' has no field or wrapper 'sweep'; allowed: num_arms, c (a sweep goes in "
+            'the top-level [sweep] table: "agent.FIELD" = [...])',
+        ),
         ({"sweep": {"bogus": [1]}}, "a sweep key must be env.FIELD"),
         ({"figures": ["pie"]}, "figures = ['pie']"),
     ],
