@@ -32,8 +32,10 @@ B. Efron & R. Tibshirani, *An Introduction to the Bootstrap*, 1993.
 
 from __future__ import annotations
 
+import concurrent.futures
 import functools
 import math
+import os
 import warnings
 from typing import Any, NamedTuple
 
@@ -347,38 +349,85 @@ def bootstrap_ci(
     low = np.full(len(cells), np.nan)
     high = np.full(len(cells), np.nan)
     if num_seeds and len(cells):
-        num_resamples = int(num_resamples)
-        # the draws u (B, S) come in blocks of rows from one generator (the same numbers
-        # as one call), and each block meets the cells in batches: memory stays below
-        # max_elements values however many seeds there are
-        rows = max(1, min(num_resamples, int(max_elements) // num_seeds))
-        batch = max(1, int(max_elements) // (rows * num_seeds))
-        rng = np.random.default_rng(seed)
-        j = np.arange(num_seeds)
-        means = np.empty((len(cells), num_resamples))
-        for first in range(0, num_resamples, rows):
-            u = rng.random((min(rows, num_resamples - first), num_seeds))
-            last = first + len(u)
-            for start in range(0, len(cells), batch):
-                stop = min(start + batch, len(cells))
-                n_b = n[start:stop]  # (c,)
-                idx = np.floor(u[None] * n_b[:, None, None]).astype(np.int64)  # (c, b, S)
-                idx = np.minimum(idx, np.maximum(n_b - 1, 0)[:, None, None])
-                draws = np.take_along_axis(packed[start:stop, None, :], idx, axis=2)
-                use = j[None, None, :] < n_b[:, None, None]
-                with np.errstate(invalid="ignore", divide="ignore"):
-                    block = np.where(use, draws, 0.0).sum(axis=2) / n_b[:, None]  # (c, b)
-                means[start:stop, first:last] = block
-        lo, hi = np.quantile(means, [(1 - level) / 2, (1 + level) / 2], axis=1)
+        means = _resampled_means(packed, n, int(num_resamples), seed, int(max_elements))
         ok = n >= 1
-        low = np.where(ok, lo, np.nan)
-        high = np.where(ok, hi, np.nan)
+        lo, hi = np.quantile(means[ok], [(1 - level) / 2, (1 + level) / 2], axis=1)
+        low[ok], high[ok] = lo, hi
     return Interval(
         mean=mean.reshape(shape),
         low=low.reshape(shape),
         high=high.reshape(shape),
         n=n.reshape(shape),
     )
+
+
+#: Resampled values (``B · S``) above which :func:`bootstrap_ci` spreads its blocks over
+#: threads; below it a thread costs more than it saves.
+_THREADED_RESAMPLES = 2**22
+
+
+def _resampled_means(
+    packed: np.ndarray,
+    n: np.ndarray,
+    num_resamples: int,
+    seed: int,
+    max_elements: int,
+    workers: int | None = None,
+) -> np.ndarray:
+    """The ``(cells, B)`` bootstrap means behind :func:`bootstrap_ci`.
+
+    ``packed (cells, S)`` holds each cell's ``n`` finite values first.  Resample ``b`` of a
+    cell draws the indices ``min(floor(u_bj · n), n - 1)`` for ``j < S`` from one row of
+    uniforms ``u (B, S)`` of ``default_rng(seed)`` and averages the first ``n`` draws (the
+    sum runs over all ``S`` positions with zeros past ``n``, so the rounding does not
+    depend on the batching).  Cells with the same ``n`` share their indices.
+
+    The rows come in blocks of ``max_elements // (S · workers)``.  Block ``k`` is drawn by
+    its own PCG64 advanced to its first number (``advance(first_row · S)``: one 64-bit
+    output per double), so the blocks can run in parallel threads (numpy releases the GIL
+    while it fills, gathers and sums) and still give the numbers of one sequential
+    ``rng.random((B, S))``.  Memory stays near ``max_elements`` values per array.
+    """
+    num_cells, num_seeds = packed.shape
+    if workers is None:
+        workers = 1
+        if num_resamples * num_seeds >= _THREADED_RESAMPLES:
+            workers = min(
+                8,
+                len(os.sched_getaffinity(0))
+                if hasattr(os, "sched_getaffinity")
+                else os.cpu_count() or 1,
+            )
+    rows = max(1, min(num_resamples, max_elements // (num_seeds * workers)))
+    batch = max(1, max_elements // (rows * num_seeds * workers))
+    groups = [(int(count), np.flatnonzero(n == count)) for count in np.unique(n[n >= 1])]
+    start_state = np.random.default_rng(seed).bit_generator.state
+    means = np.full((num_cells, num_resamples), np.nan)
+
+    def block(first: int) -> None:
+        generator = np.random.PCG64()
+        generator.state = start_state
+        generator.advance(first * num_seeds)
+        u = np.random.Generator(generator).random((min(rows, num_resamples - first), num_seeds))
+        last = first + len(u)
+        scaled = np.empty_like(u)
+        for count, members in groups:
+            index = np.floor(np.multiply(u, count, out=scaled), out=scaled).astype(np.intp)
+            np.minimum(index, count - 1, out=index)
+            for begin in range(0, len(members), batch):
+                chosen = members[begin : begin + batch]
+                draws = np.take(packed[chosen], index, axis=1)  # (c, b, S)
+                draws[..., count:] = 0.0
+                means[chosen, first:last] = draws.sum(axis=2) / count
+
+    firsts = range(0, num_resamples, rows)
+    if workers == 1 or len(firsts) == 1:
+        for first in firsts:
+            block(first)
+    else:
+        with concurrent.futures.ThreadPoolExecutor(workers) as pool:
+            list(pool.map(block, firsts))
+    return means
 
 
 def paired_difference(a: Any, b: Any, axis: int = 0, level: float = 0.95) -> Interval:

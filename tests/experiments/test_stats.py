@@ -200,6 +200,41 @@ def test_bootstrap_against_numpy_reference_and_batching():
     assert d.low[0] == d.high[0] == 1.0 and np.isnan(d.low[1]) and np.isnan(d.mean[1])
 
 
+@pytest.mark.parametrize("workers", [1, 2, 3])
+def test_bootstrap_blocks_and_threads_give_the_numbers_of_one_generator(workers, monkeypatch):
+    # Blocks of rows drawn by advanced copies of the generator, in any number of threads,
+    # give the sequential draws: every resampled mean equals the plain reference's, cells
+    # with different numbers of finite seeds included, and the pooled path is taken.
+    rng = np.random.default_rng(4)
+    x = rng.exponential(size=(5, 23)) * 1e3
+    x[1, [0, 5, 9]] = np.nan
+    x[3, 2:] = np.nan
+    x[4] = np.nan
+    finite = np.isfinite(x)
+    packed = np.take_along_axis(
+        np.where(finite, x, 0.0), np.argsort(~finite, axis=1, kind="stable"), axis=1
+    )
+    n = finite.sum(axis=1)
+    pools = []
+    real_pool = stats.concurrent.futures.ThreadPoolExecutor
+    monkeypatch.setattr(
+        stats.concurrent.futures,
+        "ThreadPoolExecutor",
+        lambda k: pools.append(k) or real_pool(k),
+    )
+    means = stats._resampled_means(packed, n, 301, 7, max_elements=23 * 10, workers=workers)
+    assert pools == ([] if workers == 1 else [workers])
+    u = np.random.default_rng(7).random((301, 23))
+    for cell in range(4):
+        values = x[cell][np.isfinite(x[cell])]
+        expected = [values[np.floor(row[: len(values)] * len(values)).astype(int)].mean()
+                    for row in u]  # fmt: skip
+        np.testing.assert_allclose(means[cell], expected, rtol=1e-13)
+    assert np.isnan(means[4]).all()
+    one_block = stats._resampled_means(packed, n, 301, 7, max_elements=2**24, workers=1)
+    np.testing.assert_array_equal(means, one_block)
+
+
 def test_bootstrap_coverage():
     # Percentile bootstrap of a normal mean, n = 30: its interval is about
     # mean ± z s sqrt((n-1)/n) / sqrt(n), so its coverage is P(|T_29| < z sqrt(29/30)) ≈ 0.937.
@@ -278,6 +313,24 @@ def test_summary_rows_against_numpy():
         assert math.isnan(row["avg_loss"])  # greedy has no loss metric
     assert rows[1]["num_diverged"] == 1
     assert rows[3]["avg_loss"] == 1.0
+
+
+def test_results_summary_is_computed_on_first_use_and_once(monkeypatch):
+    from experiments import results as results_module
+
+    calls = []
+    monkeypatch.setattr(results_module, "summary_rows", lambda r: calls.append(r) or ["row"])
+    fake = _two_agent_results()
+    agents = {
+        label: results_module.AgentResults(
+            label, a.metrics, a.diverged, a.points, None, fake.steps, fake.record_every
+        )
+        for label, a in ((label, fake[label]) for label in fake.agents)
+    }
+    results = results_module.Results({"name": "lazy"}, agents)
+    assert calls == []  # a sweep read for its curves never pays for the bootstrap
+    assert results.summary == ["row"] and results.summary == ["row"]
+    assert calls == [results]
 
 
 def test_regret_auc_closed_form_and_stride():
