@@ -33,7 +33,6 @@ from __future__ import annotations
 import dataclasses
 from typing import Any, NamedTuple
 
-import flax.struct
 import jax
 import jax.numpy as jnp
 import optax
@@ -42,6 +41,7 @@ import optax.contrib
 from agents.knobs import KnobSpec
 from agents.losses import LOSSES, mean_prediction
 from agents.optimizers import OptimizerSpec, ScheduleSpec, resolve_optimizer, resolve_schedule
+from simulator import pytree
 from simulator.types import require
 
 
@@ -52,7 +52,7 @@ class LinearParams(NamedTuple):
     bias: jax.Array
 
 
-class ModelState(flax.struct.PyTreeNode):
+class ModelState(pytree.PyTreeNode):
     """Parameters and optax state of an :class:`OnlineLinear` model."""
 
     params: LinearParams

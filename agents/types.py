@@ -104,7 +104,7 @@ class Agent:
       init: ``(key, hparams) -> state``.
       act: ``(key, state, context, hparams) -> action``.
       update: ``(key, state, transition, hparams) -> state``.
-      default_hparams: ``() -> hparams``, a ``flax.struct.dataclass`` of traced knobs.
+      default_hparams: ``() -> hparams``, a ``pytree.dataclass`` of traced knobs.
       static: the static structure it was built from (for configs and listings).
       estimate: optional ``state -> parameter estimate`` in the layout of the environment's
         ``oracle.true_param``; when given (and the shapes agree) the runner logs the

@@ -25,12 +25,11 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-import flax.struct
 import jax
 import jax.numpy as jnp
 
 from agents.types import Agent, Transition
-from simulator import capabilities
+from simulator import capabilities, pytree
 from simulator.params import ConfigError
 from simulator.registry import Registry
 from simulator.types import Context, Oracle, PositionFeedback, require
@@ -134,7 +133,7 @@ def with_fresh_arms(agent: Agent, num_arms: int | None = None) -> Agent:
     )
 
 
-class DelayState(flax.struct.PyTreeNode):
+class DelayState(pytree.PyTreeNode):
     """The inner agent's state and the feedback waiting for it.
 
     Attributes:

@@ -11,11 +11,10 @@ from __future__ import annotations
 
 import dataclasses
 
-import flax.struct
 import jax
 import jax.numpy as jnp
 
-from simulator import capabilities
+from simulator import capabilities, pytree
 from simulator.params import knob
 from simulator.registry import Registry
 from simulator.types import (
@@ -29,7 +28,7 @@ from simulator.types import (
 )
 
 
-class ArmsState(flax.struct.PyTreeNode):
+class ArmsState(pytree.PyTreeNode):
     """The true arm means of one run, ``(num_arms,)`` float32."""
 
     means: jax.Array
@@ -87,7 +86,7 @@ class _ArmedBandit(Environment):
         return ArmsState(means=means), self._timestep(means, 0.0)
 
 
-@flax.struct.dataclass
+@pytree.dataclass
 class BernoulliParams:
     pass
 
@@ -126,7 +125,7 @@ class BernoulliBandit(_ArmedBandit):
         return state, self._timestep(state.means, reward)
 
 
-@flax.struct.dataclass
+@pytree.dataclass
 class GaussianParams:
     noise: float = knob(1.0, low=0.0, doc="reward noise standard deviation")
     mean_scale: float = knob(

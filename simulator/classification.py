@@ -20,12 +20,11 @@ import dataclasses
 import hashlib
 from typing import Any, NamedTuple
 
-import flax.struct
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from simulator import capabilities
+from simulator import capabilities, pytree
 from simulator.datasets import (
     CLASSIFICATION_DATASETS,
     ClassificationData,
@@ -43,7 +42,7 @@ Array = jax.Array
 ARRAYS = "arrays"
 
 
-@flax.struct.dataclass
+@pytree.dataclass
 class ClassificationParams:
     flip_prob: float = knob(
         0.0, low=0.0, high=0.5, doc="probability that the 0/1 reward is flipped (label noise)"

@@ -13,12 +13,11 @@ import dataclasses
 import math
 from typing import Any, NamedTuple
 
-import flax.struct
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from simulator import capabilities
+from simulator import capabilities, pytree
 from simulator import drift as drift_lib
 from simulator.drift import DriftState
 from simulator.params import ConfigError, data_field, knob
@@ -49,7 +48,7 @@ class ContextualState(NamedTuple):
     arm_features: Array
 
 
-@flax.struct.dataclass
+@pytree.dataclass
 class ContextualLinearParams:
     noise: float = knob(0.1, low=0.0, doc="reward noise standard deviation")
     param_norm: float = knob(1.0, low=0.0, doc="norm of the initial parameter theta_0")
@@ -57,7 +56,7 @@ class ContextualLinearParams:
     catalog: Any = data_field("fixed (num_items, dim) item features; None: drawn per run")
 
 
-@flax.struct.dataclass
+@pytree.dataclass
 class ContextualLogisticParams:
     param_norm: float = knob(3.0, low=0.0, doc="norm of the initial parameter theta_0")
     bias: float = knob(0.0, doc="click logit offset b in sigmoid(x . theta + b)")
@@ -317,7 +316,7 @@ class RussacState(NamedTuple):
     arm_features: Array
 
 
-@flax.struct.dataclass
+@pytree.dataclass
 class RussacParams:
     noise: float = knob(1.0, low=0.0, doc="reward noise standard deviation sigma")
 

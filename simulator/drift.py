@@ -100,7 +100,7 @@ tuple of ``(key, value)`` pairs or a dict), validated by :func:`attach` in
 sweep key is ``env.drift.rate``.
 
 A new process: subclass :class:`Drift` as a frozen dataclass (static options as fields),
-set ``params_type`` to a ``flax.struct.dataclass`` of :func:`~simulator.params.knob` fields,
+set ``params_type`` to a ``pytree.dataclass`` of :func:`~simulator.params.knob` fields,
 override ``_next`` (and ``_init_extra`` if it needs auxiliary state), and
 ``DRIFTS.register("name", YourDrift)``.  For a lazy form, also set ``lazy = True`` and
 override ``_lazy_rows`` (and ``_lazy_step``, ``_lazy_memory``, ``_lazy_shared`` as needed);
@@ -113,11 +113,11 @@ import dataclasses
 import math
 from typing import Any, ClassVar, NamedTuple
 
-import flax.struct
 import jax
 import jax.numpy as jnp
 import numpy as np
 
+from simulator import pytree
 from simulator.params import ConfigError, knob
 from simulator.registry import Registry
 from simulator.types import require
@@ -474,7 +474,7 @@ def _no_change():
 # --------------------------------------------------------------------------------------
 
 
-@flax.struct.dataclass
+@pytree.dataclass
 class StationaryParams:
     pass
 
@@ -494,7 +494,7 @@ class Stationary(Drift):
         return anchors
 
 
-@flax.struct.dataclass
+@pytree.dataclass
 class RandomWalkParams:
     rate: float = knob(0.01, low=0.0, doc="standard deviation of each entry's step")
 
@@ -522,7 +522,7 @@ class RandomWalk(Drift):
         return anchors + params.rate * _row_paths(pop, rows, anchors.shape[-1], 0.0)
 
 
-@flax.struct.dataclass
+@pytree.dataclass
 class MeanRevertingParams:
     rate: float = knob(0.05, low=0.0, doc="standard deviation of each entry's innovation")
     reversion: float = knob(
@@ -555,7 +555,7 @@ class MeanReverting(Drift):
         return anchors + params.rate * paths
 
 
-@flax.struct.dataclass
+@pytree.dataclass
 class AbruptParams:
     hazard: float = knob(
         0.001, low=0.0, high=1.0, doc="probability of a change at each step (random times)"
@@ -644,7 +644,7 @@ class Abrupt(Drift):
         return jnp.where(n > 0, fresh, anchors)
 
 
-@flax.struct.dataclass
+@pytree.dataclass
 class PeriodicParams:
     amplitude: float = knob(0.5, low=0.0, doc="amplitude of the seasonal oscillation")
     period: float = knob(1000.0, low=0.0, low_open=True, doc="steps per cycle")
@@ -681,7 +681,7 @@ class Periodic(Drift):
         return anchors + params.amplitude * wave
 
 
-@flax.struct.dataclass
+@pytree.dataclass
 class RotationParams:
     speed: float = knob(0.001, doc="angular speed in radians per step (sign = direction)")
 
@@ -755,7 +755,7 @@ def rotate(x: Array, plane: Array, angle: Array) -> Array:
 # --------------------------------------------------------------------------------------
 
 
-@flax.struct.dataclass
+@pytree.dataclass
 class EndogenousParams:
     rate: float = knob(
         0.05, low=0.0, high=1.0, doc="fraction of the way toward the consumed item per consumption"
@@ -794,7 +794,7 @@ class Endogenous(Drift):
         return jnp.where((pop.since[rows] > 0)[:, None], pop.rows[rows], anchors)
 
 
-@flax.struct.dataclass
+@pytree.dataclass
 class BoredomParams:
     rate: float = knob(0.1, low=0.0, doc="appeal lost per unit of satiation")
     recovery: float = knob(0.05, low=0.0, high=1.0, doc="fraction of satiation forgotten per step")
@@ -844,7 +844,7 @@ class Boredom(Drift):
         return state.anchor - params.rate * satiation, _no_change(), satiation
 
 
-@flax.struct.dataclass
+@pytree.dataclass
 class RottingParams:
     rate: float = knob(0.01, low=0.0, high=1.0, doc="fraction of appeal lost per consumption")
 
@@ -888,7 +888,7 @@ class Rotting(Drift):
 # --------------------------------------------------------------------------------------
 
 
-@flax.struct.dataclass
+@pytree.dataclass
 class InterestParams:
     rate: float = knob(
         0.01, low=0.0, doc="largest step of the interest in a shown item: delta ~ U[0, rate]"

@@ -6,11 +6,10 @@ from __future__ import annotations
 import dataclasses
 from typing import NamedTuple
 
-import flax.struct
 import jax
 import jax.numpy as jnp
 
-from simulator import capabilities
+from simulator import capabilities, pytree
 from simulator.params import knob
 from simulator.types import Context, Environment, EnvSpec, make_oracle, make_timestep, require
 
@@ -25,7 +24,7 @@ class DynamicItemsState(NamedTuple):
     fresh: Array
 
 
-@flax.struct.dataclass
+@pytree.dataclass
 class DynamicItemsParams:
     replace_prob: float = knob(
         1e-3, low=0.0, high=1.0, doc="probability per step that one item retires"

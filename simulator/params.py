@@ -1,14 +1,14 @@
 """Traced parameters with declared ranges, and the error every bad input raises.
 
 Environment parameters and agent hyperparameters are frozen dataclasses registered as
-pytrees (``flax.struct.dataclass``): every numeric knob is a traced leaf, so a sweep can
+pytrees (``pytree.dataclass``): every numeric knob is a traced leaf, so a sweep can
 ``vmap`` over it and one compiled program serves a whole grid.  Each knob declares its
 allowed range with :func:`knob`, and :func:`check` validates concrete values in plain
 Python, before anything is compiled.
 
 Example::
 
-    @flax.struct.dataclass
+    @pytree.dataclass
     class Params:
         noise: float = knob(1.0, low=0.0, doc="reward noise standard deviation")
 

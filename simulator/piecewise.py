@@ -11,11 +11,10 @@ from __future__ import annotations
 import dataclasses
 from typing import Any, NamedTuple
 
-import flax.struct
 import jax
 import jax.numpy as jnp
 
-from simulator import capabilities
+from simulator import capabilities, pytree
 from simulator import drift as drift_lib
 from simulator.drift import Abrupt, DriftState
 from simulator.types import (
@@ -60,7 +59,7 @@ class DriftingBernoulliState(NamedTuple):
     drift: DriftState
 
 
-@flax.struct.dataclass
+@pytree.dataclass
 class DriftingBernoulliParams:
     drift: Any = None
 

@@ -56,11 +56,10 @@ import dataclasses
 import math
 from typing import Any, NamedTuple
 
-import flax.struct
 import jax
 import jax.numpy as jnp
 
-from simulator import capabilities
+from simulator import capabilities, pytree
 from simulator import drift as drift_module
 from simulator.params import knob
 from simulator.registry import Registry
@@ -103,7 +102,7 @@ class ClassificationLog(NamedTuple):
     error: Array
 
 
-class StreamState(flax.struct.PyTreeNode):
+class StreamState(pytree.PyTreeNode):
     """The truth ``theta* = (w*, b*)`` with its drift state, and the current context."""
 
     drift: drift_module.DriftState
@@ -147,7 +146,7 @@ def squared_log(prediction: Array, label: Array, truth: Array) -> StreamLog:
 # --------------------------------------------------------------------------------------
 
 
-@flax.struct.dataclass
+@pytree.dataclass
 class RegressionParams:
     noise: float = knob(0.5, low=0.0, doc="label noise standard deviation")
     feature_scale: float = knob(1.0, low=0.0, doc="standard deviation of each feature")
@@ -156,7 +155,7 @@ class RegressionParams:
     drift: Any = None
 
 
-@flax.struct.dataclass
+@pytree.dataclass
 class ClassificationParams:
     label_noise: float = knob(0.0, low=0.0, high=0.5, doc="probability q of flipping a label")
     feature_scale: float = knob(1.0, low=0.0, doc="standard deviation of each feature")
@@ -348,14 +347,14 @@ class ClassificationStream(_LinearStream):
 # --------------------------------------------------------------------------------------
 
 
-@flax.struct.dataclass
+@pytree.dataclass
 class SeedExampleParams:
     slope: float = knob(1.0, doc="true slope theta_1 (the article: 1)")
     intercept: float = knob(1.0, doc="true intercept theta_0 (the article: 1)")
     noise: float = knob(0.0, low=0.0, doc="label noise standard deviation (the article: 0)")
 
 
-class SeedExampleState(flax.struct.PyTreeNode):
+class SeedExampleState(pytree.PyTreeNode):
     """The index of the current point in the cycle, ``()`` int32."""
 
     position: Array

@@ -2,7 +2,7 @@
 
 An environment is a frozen dataclass holding only *static structure* (number of arms,
 feature dimensions, which drift process).  Every numeric knob lives in its params, a
-``flax.struct.dataclass`` whose leaves are traced, so a sweep can ``vmap`` over them:
+``pytree.dataclass`` whose leaves are traced, so a sweep can ``vmap`` over them:
 
     env = simulator.make("bernoulli", num_arms=10)
     params = env.default_params()

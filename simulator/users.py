@@ -16,12 +16,11 @@ from __future__ import annotations
 import dataclasses
 from typing import Any, NamedTuple
 
-import flax.struct
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from simulator import capabilities, click_models
+from simulator import capabilities, click_models, pytree
 from simulator import drift as drift_lib
 from simulator.params import ConfigError, data_field, knob
 from simulator.ranking import slate_log
@@ -83,7 +82,7 @@ class UsersState(NamedTuple):
     profile: Array
 
 
-@flax.struct.dataclass
+@pytree.dataclass
 class DriftingUsersParams:
     scale: float = knob(2.0, low=0.0, doc="click sharpness s in sigmoid(s u.v + b)")
     bias: float = knob(-2.0, doc="click logit offset b (sets the base click rate)")

@@ -5,11 +5,10 @@ from __future__ import annotations
 import dataclasses
 from typing import NamedTuple
 
-import flax.struct
 import jax
 import jax.numpy as jnp
 
-from simulator import capabilities
+from simulator import capabilities, pytree
 from simulator.params import knob
 from simulator.sampling import unit_disc
 from simulator.types import Context, Environment, EnvSpec, make_oracle, make_timestep
@@ -25,7 +24,7 @@ class WheelState(NamedTuple):
     x: Array
 
 
-@flax.struct.dataclass
+@pytree.dataclass
 class WheelParams:
     delta: float = knob(
         0.5, low=0.0, high=1.0, low_open=True, high_open=True, doc="radius of the inner disc"

@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-import flax.struct
 import jax
 import jax.numpy as jnp
 
 from agents.common import check_num_arms, epsilon_mix, greedy_probabilities, random_argmax
 from agents.types import Agent, Needs
+from simulator import pytree
 from simulator.params import knob
 from simulator.sampling import split_keys
 
 
-@flax.struct.dataclass
+@pytree.dataclass
 class EpsilonGreedyHParams:
     epsilon: float = knob(0.1, low=0.0, high=1.0, doc="probability of a uniform random arm")
     step_size: float = knob(
@@ -21,7 +21,7 @@ class EpsilonGreedyHParams:
     initial_value: float = knob(0.0, doc="initial estimate Q_1(a) (optimistic if large)")
 
 
-class ValueState(flax.struct.PyTreeNode):
+class ValueState(pytree.PyTreeNode):
     """Action-value estimates ``Q (K,)`` and pull counts ``N (K,)``, float32."""
 
     values: jax.Array

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import flax.struct
 import jax
 import jax.numpy as jnp
 
@@ -10,15 +9,16 @@ from agents.classic.epsilon_greedy import ValueState
 from agents.classic.estimates import sample_average
 from agents.common import check_num_arms, one_hot_probabilities, random_argmax
 from agents.types import Agent, Needs
+from simulator import pytree
 from simulator.params import knob
 
 
-@flax.struct.dataclass
+@pytree.dataclass
 class ETCHParams:
     m: float = knob(10.0, low=1.0, doc="pulls of every arm before committing (round robin)")
 
 
-class ETCState(flax.struct.PyTreeNode):
+class ETCState(pytree.PyTreeNode):
     """Sample averages, the round index and the arm committed to.
 
     Attributes:

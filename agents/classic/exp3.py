@@ -18,16 +18,16 @@ from unless feedback is delayed.
 
 from __future__ import annotations
 
-import flax.struct
 import jax
 import jax.numpy as jnp
 
 from agents.common import check_num_arms
 from agents.types import Agent, Needs
+from simulator import pytree
 from simulator.params import knob
 
 
-@flax.struct.dataclass
+@pytree.dataclass
 class EXP3HParams:
     exploration: float = knob(
         0.1,
@@ -38,7 +38,7 @@ class EXP3HParams:
     )
 
 
-class LogWeightState(flax.struct.PyTreeNode):
+class LogWeightState(pytree.PyTreeNode):
     """``log w (K,)`` float32, normalised so that ``sum_a w_a = 1``."""
 
     log_weights: jax.Array

@@ -3,16 +3,16 @@
 
 from __future__ import annotations
 
-import flax.struct
 import jax
 import jax.numpy as jnp
 
 from agents.common import check_num_arms, softmax_probabilities
 from agents.types import Agent, Needs
+from simulator import pytree
 from simulator.params import knob
 
 
-@flax.struct.dataclass
+@pytree.dataclass
 class GradientBanditHParams:
     step_size: float = knob(0.1, low=0.0, low_open=True, doc="alpha, the preference step size")
     baseline: float = knob(
@@ -23,7 +23,7 @@ class GradientBanditHParams:
     )
 
 
-class PreferenceState(flax.struct.PyTreeNode):
+class PreferenceState(pytree.PyTreeNode):
     """Preferences ``H (K,)``, the average reward so far and the number of rewards, float32."""
 
     preferences: jax.Array

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import flax.struct
 import jax
 import jax.numpy as jnp
 
@@ -10,6 +9,7 @@ from agents.classic.epsilon_greedy import ValueState
 from agents.classic.estimates import empty_values, sample_average
 from agents.common import check_num_arms, greedy_probabilities, random_argmax
 from agents.types import Agent, Needs
+from simulator import pytree
 from simulator.params import knob
 from simulator.types import require
 
@@ -17,7 +17,7 @@ NUM_BISECTIONS = 24
 """Default bisection steps: the interval ``[Q, 1]`` shrinks to ``2^-24``, float32's resolution."""
 
 
-@flax.struct.dataclass
+@pytree.dataclass
 class KLUCBHParams:
     c: float = knob(
         0.0,

@@ -2,20 +2,20 @@
 
 from __future__ import annotations
 
-import flax.struct
 import jax
 import jax.numpy as jnp
 
 from agents.common import check_num_arms, uniform_probabilities
 from agents.types import Agent, Needs
+from simulator import pytree
 
 
-@flax.struct.dataclass
+@pytree.dataclass
 class RandomHParams:
     pass
 
 
-class RandomState(flax.struct.PyTreeNode):
+class RandomState(pytree.PyTreeNode):
     step: jax.Array  # () int32, kept so the state is a non-empty scan carry
 
 

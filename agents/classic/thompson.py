@@ -2,24 +2,24 @@
 
 from __future__ import annotations
 
-import flax.struct
 import jax
 import jax.numpy as jnp
 
 from agents.common import check_num_arms, random_argmax
 from agents.sampling import beta_argmax
 from agents.types import Agent, Needs
+from simulator import pytree
 from simulator.params import knob
 from simulator.sampling import split_keys
 
 
-@flax.struct.dataclass
+@pytree.dataclass
 class ThompsonHParams:
     alpha0: float = knob(1.0, low=0.0, low_open=True, doc="prior Beta(alpha0, beta0) successes")
     beta0: float = knob(1.0, low=0.0, low_open=True, doc="prior Beta(alpha0, beta0) failures")
 
 
-class BetaState(flax.struct.PyTreeNode):
+class BetaState(pytree.PyTreeNode):
     """Success and failure counts ``S, F`` ``(K,)`` float32 (fractional for rewards in (0, 1))."""
 
     successes: jax.Array
@@ -87,7 +87,7 @@ def thompson(num_arms: int = 10) -> Agent:
     )
 
 
-@flax.struct.dataclass
+@pytree.dataclass
 class GaussianThompsonHParams:
     noise: float = knob(
         1.0, low=0.0, low_open=True, doc="sigma, the known reward noise standard deviation"
@@ -96,7 +96,7 @@ class GaussianThompsonHParams:
     prior_std: float = knob(1.0, low=0.0, low_open=True, doc="sigma0, the prior standard deviation")
 
 
-class GaussianPosteriorState(flax.struct.PyTreeNode):
+class GaussianPosteriorState(pytree.PyTreeNode):
     """Posterior means ``mu (K,)`` and precisions ``lambda (K,)`` of the arm means, float32."""
 
     means: jax.Array

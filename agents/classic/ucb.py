@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 
-import flax.struct
 import jax
 import jax.numpy as jnp
 
@@ -12,10 +11,11 @@ from agents.classic.epsilon_greedy import ValueState
 from agents.classic.estimates import empty_values, sample_average
 from agents.common import check_num_arms, greedy_probabilities, random_argmax
 from agents.types import Agent, Needs
+from simulator import pytree
 from simulator.params import knob
 
 
-@flax.struct.dataclass
+@pytree.dataclass
 class UCBHParams:
     c: float = knob(
         math.sqrt(2.0), low=0.0, doc="exploration coefficient: Q(a) + c sqrt(ln t / N(a))"

@@ -3,7 +3,6 @@ prior, the linear baseline of Riquelme, Tucker & Snoek (2018)."""
 
 from __future__ import annotations
 
-import flax.struct
 import jax
 import jax.numpy as jnp
 
@@ -20,12 +19,13 @@ from agents.contextual.common import (
 from agents.contextual.linucb import ridge_estimate
 from agents.contextual.nig import NIGPosterior, prior, rank_one_update, sample_weights
 from agents.types import Agent
+from simulator import pytree
 from simulator.params import knob
 from simulator.sampling import split_keys
 from simulator.types import require
 
 
-@flax.struct.dataclass
+@pytree.dataclass
 class LinFullPostHParams:
     ridge: float = knob(
         0.25, low=0.0, low_open=True, doc="lambda: prior beta | sigma^2 ~ N(0, sigma^2/lambda I)"
@@ -34,7 +34,7 @@ class LinFullPostHParams:
     b0: float = knob(6.0, low=0.0, low_open=True, doc="prior scale: sigma^2 ~ IG(a0, b0)")
 
 
-class LinFullPostState(flax.struct.PyTreeNode):
+class LinFullPostState(pytree.PyTreeNode):
     """The posteriors (``M = K`` disjoint, ``1`` shared) and their update counts.
 
     Attributes:

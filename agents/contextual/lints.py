@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import flax.struct
 import jax
 import jax.numpy as jnp
 
@@ -19,17 +18,18 @@ from agents.contextual.common import (
 from agents.contextual.linucb import ridge_estimate
 from agents.linalg import cho_solve, cholesky_rank_one_update, inverse_transpose_solve
 from agents.types import Agent
+from simulator import pytree
 from simulator.params import knob
 from simulator.sampling import split_keys
 
 
-@flax.struct.dataclass
+@pytree.dataclass
 class LinTSHParams:
     v: float = knob(1.0, low=0.0, doc="posterior scale: theta~ ~ N(theta_hat, v^2 A^-1)")
     ridge: float = knob(1.0, low=0.0, low_open=True, doc="ridge lambda: A starts at lambda I")
 
 
-class CholeskyState(flax.struct.PyTreeNode):
+class CholeskyState(pytree.PyTreeNode):
     """Ridge models (``M = K`` disjoint or ``1`` shared) kept as Cholesky factors of ``A``.
 
     Attributes:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import flax.struct
 import jax
 import jax.numpy as jnp
 
@@ -24,18 +23,19 @@ from agents.contextual.common import (
 )
 from agents.linalg import weighted_norms
 from agents.types import Agent
+from simulator import pytree
 from simulator.params import knob
 
 RADII = ("alpha", "oful")
 
 
-@flax.struct.dataclass
+@pytree.dataclass
 class LinUCBHParams:
     alpha: float = knob(1.0, low=0.0, doc="exploration width: index = x.theta + alpha ||x||_{A^-1}")
     ridge: float = knob(1.0, low=0.0, low_open=True, doc="ridge lambda: A starts at lambda I")
 
 
-@flax.struct.dataclass
+@pytree.dataclass
 class OFULHParams:
     ridge: float = knob(1.0, low=0.0, low_open=True, doc="ridge lambda: A starts at lambda I")
     param_bound: float = knob(1.0, low=0.0, doc="S, a bound on ||theta*||")
@@ -45,7 +45,7 @@ class OFULHParams:
     )
 
 
-class LinearState(flax.struct.PyTreeNode):
+class LinearState(pytree.PyTreeNode):
     """Ridge models, one per arm (disjoint) or a single one (shared): ``M = K`` or ``1``.
 
     Attributes:

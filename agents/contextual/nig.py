@@ -39,18 +39,18 @@ in float32.
 
 from __future__ import annotations
 
-import flax.struct
 import jax
 import jax.numpy as jnp
 
 from agents.linalg import cholesky
 from agents.sampling import gamma as gamma_sample
+from simulator import pytree
 from simulator.sampling import split_keys
 
 Array = jax.Array
 
 
-class NIGPosterior(flax.struct.PyTreeNode):
+class NIGPosterior(pytree.PyTreeNode):
     """``M`` Normal–inverse-gamma posteriors over ``h`` features.
 
     Attributes:

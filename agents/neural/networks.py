@@ -19,8 +19,8 @@ A network with no input (``context_dim = arm_dim = 0``) is undefined: the agents
 build, and declare that they need features (:meth:`RewardNet.needs`), so
 :func:`agents.fit.misfits` refuses them on an environment without any.
 
-The network is a ReLU MLP with static widths ``hidden = (h_1, ..., h_L)`` (flax.linen,
-params kept in the agent state as a plain pytree)::
+The network is a ReLU MLP with static widths ``hidden = (h_1, ..., h_L)``
+(:class:`agents.neural.mlp.MLP`, flax.linen, params kept in the agent state as a plain pytree)::
 
     phi(z) = relu(W_L ... relu(W_1 z + c_1) ... + c_L)   (h_L,)   last hidden layer
     f(z)   = W_out phi(z) + c_out                          (K,) or (1,)
@@ -56,8 +56,6 @@ import dataclasses
 from collections.abc import Callable
 from typing import Any
 
-import flax.linen as nn
-import flax.struct
 import jax
 import jax.numpy as jnp
 import optax
@@ -67,26 +65,14 @@ from agents.common import check_num_arms
 from agents.neural import replay
 from agents.optimizers import OptimizerSpec, resolve_optimizer
 from agents.types import Needs
+from simulator import pytree
 from simulator.params import ConfigError
 from simulator.types import Context, require
 
 Array = jax.Array
 
 
-class MLP(nn.Module):
-    """ReLU MLP returning ``(outputs (num_outputs,), last hidden layer (hidden[-1],))``."""
-
-    hidden: tuple[int, ...]
-    num_outputs: int
-
-    @nn.compact
-    def __call__(self, z):
-        for i, width in enumerate(self.hidden):
-            z = nn.relu(nn.Dense(width, name=f"hidden_{i}")(z))
-        return nn.Dense(self.num_outputs, name="head")(z), z
-
-
-class Sample(flax.struct.PyTreeNode):
+class Sample(pytree.PyTreeNode):
     """A replay record: ``inputs (input_dim,)`` of the chosen arm, ``action ()`` int32,
     ``reward ()`` float32."""
 
@@ -95,7 +81,7 @@ class Sample(flax.struct.PyTreeNode):
     reward: Array
 
 
-class Learner(flax.struct.PyTreeNode):
+class Learner(pytree.PyTreeNode):
     """What every neural agent learns with.
 
     Attributes:
@@ -190,7 +176,10 @@ class RewardNet:
         return self.hidden[0]
 
     @property
-    def module(self) -> MLP:
+    def module(self):
+        """The flax module (:class:`agents.neural.mlp.MLP`; flax is imported here)."""
+        from agents.neural.mlp import MLP
+
         return MLP(self.hidden, self.num_arms if self.per_arm_heads else 1)
 
     def init(self, key: Array) -> Any:

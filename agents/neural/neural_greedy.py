@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import flax.struct
-
 from agents.common import epsilon_mix, greedy_probabilities, random_argmax
 from agents.neural.networks import RewardNet, Trainer, check_hidden, check_shapes
 from agents.types import Agent
+from simulator import pytree
 from simulator.params import knob
 from simulator.sampling import split_keys
 
 
-@flax.struct.dataclass
+@pytree.dataclass
 class NeuralGreedyHParams:
     learning_rate: float = knob(1e-2, low=0.0, low_open=True, doc="optimizer learning rate")
     epsilon: float = knob(0.05, low=0.0, high=1.0, doc="probability of a uniform random arm")

@@ -44,7 +44,6 @@ is batched, see :mod:`agents.neural.networks`).
 
 from __future__ import annotations
 
-import flax.struct
 import jax
 import jax.numpy as jnp
 
@@ -60,13 +59,14 @@ from agents.contextual.nig import (  # noqa: F401 (lower_triangular_inverse re-e
 from agents.neural import replay
 from agents.neural.networks import Learner, RewardNet, Trainer, check_hidden, check_shapes
 from agents.types import Agent
+from simulator import pytree
 from simulator.params import knob
 from simulator.sampling import split_keys
 
 Array = jax.Array
 
 
-@flax.struct.dataclass
+@pytree.dataclass
 class NeuralLinearHParams:
     learning_rate: float = knob(1e-2, low=0.0, low_open=True, doc="optimizer learning rate")
     ridge: float = knob(
@@ -76,7 +76,7 @@ class NeuralLinearHParams:
     b0: float = knob(6.0, low=0.0, low_open=True, doc="prior scale: sigma^2 ~ IG(a0, b0)")
 
 
-class NeuralLinearState(flax.struct.PyTreeNode):
+class NeuralLinearState(pytree.PyTreeNode):
     """Network learner and the posterior over its last-layer features."""
 
     learner: Learner

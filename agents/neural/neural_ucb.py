@@ -29,34 +29,34 @@ training (see :mod:`agents.neural.networks`).
 
 from __future__ import annotations
 
-import flax.struct
 import jax
 import jax.numpy as jnp
 
 from agents.common import greedy_probabilities, random_argmax
 from agents.neural.networks import Learner, RewardNet, Trainer, check_hidden, check_shapes
 from agents.types import Agent
+from simulator import pytree
 from simulator.params import knob
 from simulator.sampling import split_keys
 
 Array = jax.Array
 
 
-@flax.struct.dataclass
+@pytree.dataclass
 class NeuralUCBHParams:
     learning_rate: float = knob(1e-2, low=0.0, low_open=True, doc="optimizer learning rate")
     gamma: float = knob(1.0, low=0.0, doc="exploration width: f + gamma sqrt(g^T Z^-1 g / m)")
     ridge: float = knob(1e-3, low=0.0, low_open=True, doc="lambda: Z starts at lambda I")
 
 
-@flax.struct.dataclass
+@pytree.dataclass
 class NeuralTSHParams:
     learning_rate: float = knob(1e-2, low=0.0, low_open=True, doc="optimizer learning rate")
     nu: float = knob(0.3, low=0.0, doc="exploration scale: r ~ N(f, nu^2 g^T Z^-1 g / m)")
     ridge: float = knob(1e-3, low=0.0, low_open=True, doc="lambda: Z starts at lambda I")
 
 
-class DiagonalState(flax.struct.PyTreeNode):
+class DiagonalState(pytree.PyTreeNode):
     """State of NeuralUCB / NeuralTS.
 
     Attributes:

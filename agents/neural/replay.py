@@ -27,14 +27,15 @@ from __future__ import annotations
 
 from typing import Any
 
-import flax.struct
 import jax
 import jax.numpy as jnp
+
+from simulator import pytree
 
 Array = jax.Array
 
 
-class Replay(flax.struct.PyTreeNode):
+class Replay(pytree.PyTreeNode):
     """A ring buffer of records.
 
     Attributes:

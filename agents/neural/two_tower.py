@@ -76,7 +76,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import flax.struct
 import jax
 import jax.numpy as jnp
 import optax
@@ -86,6 +85,7 @@ from agents.neural import replay
 from agents.neural.networks import check_positive_int
 from agents.optimizers import resolve_optimizer
 from agents.types import Agent, Needs
+from simulator import pytree
 from simulator.params import ConfigError, knob
 from simulator.sampling import split_keys
 from simulator.types import Context, require
@@ -97,7 +97,7 @@ INITIAL_ACCUMULATOR = 0.1  # optax.adagrad's default initial_accumulator_value
 ADAGRAD_EPS = 1e-7
 
 
-@flax.struct.dataclass
+@pytree.dataclass
 class TwoTowerHParams:
     learning_rate: float = knob(1e-2, low=0.0, low_open=True, doc="dense tower learning rate")
     table_learning_rate: float = knob(
@@ -109,7 +109,7 @@ class TwoTowerHParams:
     init_scale: float = knob(0.3, low=0.0, doc="std of the initial table rows")
 
 
-class Tower(flax.struct.PyTreeNode):
+class Tower(pytree.PyTreeNode):
     """The dense feature towers: ``user (d_u, e)``, ``item (d_v, e)``, ``bias ()``."""
 
     user: Array
@@ -117,7 +117,7 @@ class Tower(flax.struct.PyTreeNode):
     bias: Array
 
 
-class TowerSample(flax.struct.PyTreeNode):
+class TowerSample(pytree.PyTreeNode):
     """A replay record: ids, features of the chosen candidate, reward."""
 
     user: Array
@@ -127,7 +127,7 @@ class TowerSample(flax.struct.PyTreeNode):
     reward: Array
 
 
-class TwoTowerState(flax.struct.PyTreeNode):
+class TwoTowerState(pytree.PyTreeNode):
     """State of the two-tower agent.
 
     Attributes:

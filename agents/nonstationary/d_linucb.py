@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import flax.struct
 import jax
 import jax.numpy as jnp
 
@@ -20,10 +19,11 @@ from agents.contextual.common import (
 )
 from agents.linalg import cho_solve, cholesky
 from agents.types import Agent
+from simulator import pytree
 from simulator.params import knob
 
 
-@flax.struct.dataclass
+@pytree.dataclass
 class DLinUCBHParams:
     discount: float = knob(0.99, low=0.0, high=1.0, low_open=True, doc="gamma in (0, 1]")
     ridge: float = knob(0.1, low=0.0, low_open=True, doc="ridge lambda")
@@ -34,7 +34,7 @@ class DLinUCBHParams:
     )
 
 
-class DLinUCBState(flax.struct.PyTreeNode):
+class DLinUCBState(pytree.PyTreeNode):
     """Discounted design matrices and their solve.
 
     Attributes:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import flax.struct
 import jax
 import jax.numpy as jnp
 
@@ -10,11 +9,12 @@ from agents.classic.thompson import BetaState  # S, F: here the discounted count
 from agents.common import check_num_arms, random_argmax
 from agents.sampling import beta
 from agents.types import Agent, Needs
+from simulator import pytree
 from simulator.params import knob
 from simulator.sampling import split_keys
 
 
-@flax.struct.dataclass
+@pytree.dataclass
 class DiscountedThompsonHParams:
     discount: float = knob(0.99, low=0.0, high=1.0, low_open=True, doc="gamma in (0, 1]")
     alpha0: float = knob(1.0, low=0.0, low_open=True, doc="prior Beta(alpha0, beta0) successes")

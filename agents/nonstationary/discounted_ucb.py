@@ -4,38 +4,38 @@ from __future__ import annotations
 
 import functools
 
-import flax.struct
 import jax
 import jax.numpy as jnp
 
 from agents.common import check_num_arms, greedy_probabilities, random_argmax
 from agents.nonstationary.window import leaving_slot, resolve_window, traced_window, window_knob
 from agents.types import Agent, Needs
+from simulator import pytree
 from simulator.params import knob
 
 
-@flax.struct.dataclass
+@pytree.dataclass
 class DiscountedUCBHParams:
     discount: float = knob(0.99, low=0.0, high=1.0, low_open=True, doc="gamma in (0, 1]")
     bound: float = knob(1.0, low=0.0, low_open=True, doc="B, a bound on the rewards")
     xi: float = knob(0.6, low=0.0, low_open=True, doc="xi, the padding constant (> 1/2 in theory)")
 
 
-@flax.struct.dataclass
+@pytree.dataclass
 class SlidingWindowUCBHParams:
     bound: float = knob(1.0, low=0.0, low_open=True, doc="B, a bound on the rewards")
     xi: float = knob(0.6, low=0.0, low_open=True, doc="xi, the padding constant (> 1/2 in theory)")
     window: int = window_knob()
 
 
-class DiscountedState(flax.struct.PyTreeNode):
+class DiscountedState(pytree.PyTreeNode):
     """Discounted statistics ``N_t(gamma, i)`` and ``sum_s gamma^{t-s} X_s 1[I_s = i]``, ``(K,)``."""
 
     counts: jax.Array
     sums: jax.Array
 
 
-class WindowState(flax.struct.PyTreeNode):
+class WindowState(pytree.PyTreeNode):
     """The last ``M = max_window`` rounds as a ring buffer, and the per-arm statistics of
     the window (its last ``tau <= M`` rounds).
 

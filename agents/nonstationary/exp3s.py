@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import flax.struct
-
 from agents.classic.exp3 import exponential_weights
 from agents.types import Agent
+from simulator import pytree
 from simulator.params import knob
 
 
-@flax.struct.dataclass
+@pytree.dataclass
 class EXP3SHParams:
     exploration: float = knob(
         0.1,

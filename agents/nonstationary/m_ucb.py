@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import flax.struct
 import jax
 import jax.numpy as jnp
 
@@ -13,13 +12,14 @@ from agents.common import (
     random_argmax,
 )
 from agents.types import Agent, Needs
+from simulator import pytree
 from simulator.params import knob
 from simulator.types import require
 
 _MAX_PERIOD = 2**30
 
 
-@flax.struct.dataclass
+@pytree.dataclass
 class MUCBHParams:
     exploration: float = knob(
         0.05, low=0.0, high=1.0, doc="gamma: fraction of rounds of forced round-robin exploration"
@@ -29,7 +29,7 @@ class MUCBHParams:
     )
 
 
-class MUCBState(flax.struct.PyTreeNode):
+class MUCBState(pytree.PyTreeNode):
     """UCB statistics since the last restart, and each arm's last ``w`` rewards.
 
     Attributes:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import functools
 
-import flax.struct
 import jax
 import jax.numpy as jnp
 
@@ -23,10 +22,11 @@ from agents.contextual.common import (
 from agents.linalg import cho_solve, cholesky
 from agents.nonstationary.window import leaving_slot, resolve_window, traced_window, window_knob
 from agents.types import Agent
+from simulator import pytree
 from simulator.params import knob
 
 
-@flax.struct.dataclass
+@pytree.dataclass
 class SWLinUCBHParams:
     ridge: float = knob(0.1, low=0.0, low_open=True, doc="ridge lambda")
     param_bound: float = knob(1.0, low=0.0, doc="S, a bound on ||theta*||")
@@ -37,7 +37,7 @@ class SWLinUCBHParams:
     window: int = window_knob()
 
 
-class SWLinUCBState(flax.struct.PyTreeNode):
+class SWLinUCBState(pytree.PyTreeNode):
     """The window as a ring buffer and the windowed least squares.
 
     Attributes:

@@ -18,7 +18,6 @@ large-scale recommendation problems", UAI 2016, Algorithm 1.
 
 from __future__ import annotations
 
-import flax.struct
 import jax
 import jax.numpy as jnp
 
@@ -26,14 +25,14 @@ from agents.contextual.linucb import LinearState, ridge_update
 from agents.linalg import weighted_norms
 from agents.ranking.slates import check_slate, display, top_k
 from agents.types import Agent, Needs
-from simulator import capabilities
+from simulator import capabilities, pytree
 from simulator.params import knob
 from simulator.types import require
 
 Array = jax.Array
 
 
-@flax.struct.dataclass
+@pytree.dataclass
 class CascadeLinUCBHParams:
     alpha: float = knob(0.5, low=0.0, doc="c, the exploration constant")
     sigma: float = knob(1.0, low=0.0, low_open=True, doc="sigma, the noise scale")

@@ -39,7 +39,6 @@ from __future__ import annotations
 import functools
 import math
 
-import flax.struct
 import jax
 import jax.numpy as jnp
 
@@ -47,6 +46,7 @@ from agents.nonstationary.window import traced_window
 from agents.ranking.cascade_ucb import CascadeState, empty_stats, index_ranker, mean_estimates
 from agents.ranking.slates import item_feedback
 from agents.types import Agent
+from simulator import pytree
 from simulator.params import knob
 from simulator.types import PositionFeedback, require
 
@@ -72,13 +72,13 @@ def _check_theory(name: str, horizon, num_changes) -> None:
         )
 
 
-@flax.struct.dataclass
+@pytree.dataclass
 class CascadeDUCBHParams:
     discount: float = knob(0.99, low=0.0, high=1.0, doc="gamma (default: from the theory)")
     xi: float = knob(0.5, low=0.0, doc="xi in 2 sqrt(xi log N_tot / N(e))")
 
 
-@flax.struct.dataclass
+@pytree.dataclass
 class CascadeSWUCBHParams:
     window: float = knob(
         1000.0, low=1.0, doc="tau, the rounds remembered (default: from the theory)"
@@ -138,7 +138,7 @@ def cascade_ducb(
     )
 
 
-class WindowState(flax.struct.PyTreeNode):
+class WindowState(pytree.PyTreeNode):
     """The window's sums (:class:`CascadeState`) and the ring of the last ``max_window``
     rounds: each round's slate ``(M, k)`` int32 and per-position clicks and observed
     positions ``(M, k)`` float32."""

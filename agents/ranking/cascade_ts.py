@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import dataclasses
 
-import flax.struct
 import jax
 
 from agents.contextual.lints import lints
@@ -24,12 +23,12 @@ from agents.ranking.slates import check_slate, display, top_k
 from agents.ranking.top_k import with_top_k
 from agents.sampling import beta
 from agents.types import Agent, Needs
-from simulator import capabilities
+from simulator import capabilities, pytree
 from simulator.params import knob
 from simulator.sampling import split_keys
 
 
-@flax.struct.dataclass
+@pytree.dataclass
 class CascadeTSHParams:
     alpha0: float = knob(1.0, low=0.0, low_open=True, doc="Beta prior a0 (1: uniform)")
     beta0: float = knob(1.0, low=0.0, low_open=True, doc="Beta prior b0 (1: uniform)")

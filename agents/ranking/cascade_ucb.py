@@ -23,20 +23,19 @@ rank in the cascade model", ICML 2015, Algorithm 1 and §3.
 
 from __future__ import annotations
 
-import flax.struct
 import jax
 import jax.numpy as jnp
 
 from agents.classic.kl_ucb import NUM_BISECTIONS, bernoulli_kl_upper
 from agents.ranking.slates import check_slate, display, item_feedback, top_k
 from agents.types import Agent, Needs
-from simulator import capabilities
+from simulator import capabilities, pytree
 from simulator.params import knob
 
 Array = jax.Array
 
 
-class CascadeState(flax.struct.PyTreeNode):
+class CascadeState(pytree.PyTreeNode):
     """Per-item statistics of the observed positions.
 
     Attributes:
@@ -50,14 +49,14 @@ class CascadeState(flax.struct.PyTreeNode):
     t: Array
 
 
-@flax.struct.dataclass
+@pytree.dataclass
 class CascadeUCB1HParams:
     exploration: float = knob(
         1.5, low=0.0, doc="c in sqrt(c log(t - 1) / T(e)) (1.5 in Kveton et al. 2015)"
     )
 
 
-@flax.struct.dataclass
+@pytree.dataclass
 class CascadeKLUCBHParams:
     c: float = knob(3.0, low=0.0, doc="c in the level log t + c log log t (3 in Kveton et al.)")
 

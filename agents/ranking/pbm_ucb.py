@@ -19,18 +19,17 @@ model", NeurIPS 2016, §4 (PBM-UCB).
 
 from __future__ import annotations
 
-import flax.struct
 import jax
 import jax.numpy as jnp
 
 from agents.ranking.slates import check_slate, top_k
 from agents.types import Agent, Needs
-from simulator import capabilities
+from simulator import capabilities, pytree
 from simulator.params import knob
 from simulator.types import require
 
 
-class PBMState(flax.struct.PyTreeNode):
+class PBMState(pytree.PyTreeNode):
     """``clicks``, ``displays`` and ``weighted`` (κ-weighted displays), ``(L,)`` float32
     each, and ``t`` the rounds played."""
 
@@ -40,7 +39,7 @@ class PBMState(flax.struct.PyTreeNode):
     t: jax.Array
 
 
-@flax.struct.dataclass
+@pytree.dataclass
 class PBMUCBHParams:
     epsilon: float = knob(0.0, low=0.0, doc="epsilon in delta_t = (1 + epsilon) log t")
 

@@ -15,7 +15,6 @@ Each learner is KL-UCB with Bernoulli KL and the level ``max(log t + c log log t
 
 from __future__ import annotations
 
-import flax.struct
 import jax
 import jax.numpy as jnp
 
@@ -24,13 +23,13 @@ from agents.common import random_argmax
 from agents.ranking.cascade_ucb import CascadeKLUCBHParams, kl_level, mean_estimates
 from agents.ranking.slates import check_slate, display
 from agents.types import Agent, Needs
-from simulator import capabilities
+from simulator import capabilities, pytree
 from simulator.sampling import split_keys
 
 Array = jax.Array
 
 
-class RankedState(flax.struct.PyTreeNode):
+class RankedState(pytree.PyTreeNode):
     """Position ``j``'s learner: ``clicks[j] (L,)`` and ``pulls[j] (L,)`` float32 of the
     items it chose; ``t`` the rounds played."""
 
@@ -118,12 +117,12 @@ def ranked_kl_ucb(
     )
 
 
-@flax.struct.dataclass
+@pytree.dataclass
 class RandomSlateHParams:
     pass
 
 
-class RandomSlateState(flax.struct.PyTreeNode):
+class RandomSlateState(pytree.PyTreeNode):
     step: Array  # () int32, kept so the state is a non-empty scan carry
 
 

@@ -21,7 +21,8 @@ from jax.flatten_util import ravel_pytree
 import agents
 import simulator
 from agents.neural import replay
-from agents.neural.networks import MLP, RewardNet, tree_bytes
+from agents.neural.mlp import MLP
+from agents.neural.networks import RewardNet, tree_bytes
 from agents.neural.neural_linear import (
     NIGPosterior,
     batch_posterior,
