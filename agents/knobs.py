@@ -1,6 +1,6 @@
 """Hyperparameter classes built at runtime from a list of knob specs.
 
-Most agents declare their traced hyperparameters as a fixed ``flax.struct.dataclass`` of
+Most agents declare their traced hyperparameters as a fixed ``pytree.dataclass`` of
 :func:`~simulator.params.knob` fields.  Agents whose knobs depend on static choices (the
 optimizer's options, the schedule's knobs, the exploration rule: ``ogd``,
 ``linear_greedy``) list them as :class:`KnobSpec` tuples instead and build the class with
@@ -12,8 +12,7 @@ from __future__ import annotations
 import functools
 from typing import Any, NamedTuple
 
-import flax.struct
-
+from simulator import pytree
 from simulator.params import knob
 
 
@@ -31,7 +30,7 @@ class KnobSpec(NamedTuple):
 
 @functools.cache
 def hparams_class(class_name: str, specs: tuple[KnobSpec, ...]) -> type:
-    """A ``flax.struct.dataclass`` with one :func:`~simulator.params.knob` per spec.
+    """A ``pytree.dataclass`` with one :func:`~simulator.params.knob` per spec.
 
     Cached, so the same static structure always gives the same class (and pytree type).
     """
@@ -51,4 +50,7 @@ def hparams_class(class_name: str, specs: tuple[KnobSpec, ...]) -> type:
             high_open=spec.high_open,
             doc=spec.doc,
         )
-    return flax.struct.dataclass(type(class_name, (), namespace))
+    cls = pytree.dataclass(type(class_name, (), namespace))
+    # how a stored program's argument structure names it (experiments.program_cache)
+    cls.__driftsim_reduce__ = (hparams_class, (class_name, specs))
+    return cls

@@ -21,6 +21,11 @@ An entry that cannot be read (truncated, corrupt) is never fatal: JAX compiles t
 again, and here the entry is removed first, so that the fresh executable replaces it; the
 run prints one ``driftsim: warning:`` line.  The folder may be deleted at any time.
 
+JAX keys its entries by the lowered program, so a warm run would still trace and lower
+every program: driftsim also keeps each program ready to run, keyed by what determines it
+before tracing, in the subfolder ``programs`` (:mod:`experiments.program_cache`); a warm
+run then neither traces, lowers nor compiles the programs it has run before.
+
 Like JAX's own cache, the folder is trusted: whoever can write to it can make driftsim run
 code, so it is created readable by its owner only.
 """
@@ -53,6 +58,8 @@ _READ_ERROR = re.compile(r"^Error reading persistent compilation cache entry for
 _WRITE_ERROR = "Error writing persistent compilation cache entry"
 _ANY_ERROR = r"Error (reading|writing) persistent compilation cache entry"
 _SUFFIX = "-cache"  # JAX's file names: ``<program name>-<hash>-cache`` (+ ``-atime``)
+#: The subfolder of driftsim's own program cache (:mod:`experiments.program_cache`).
+PROGRAMS = "programs"
 
 
 def folder() -> Path:
@@ -83,6 +90,11 @@ def describe(path: Path | None = None) -> str:
         with contextlib.suppress(OSError):
             size += entry.stat().st_size
     held = f"{len(entries)} programs, {size / 1e6:.1f} MB" if entries else "empty"
+    stored = list((path / PROGRAMS).glob("*.program")) if (path / PROGRAMS).is_dir() else []
+    if stored:
+        with contextlib.suppress(OSError):
+            megabytes = sum(entry.stat().st_size for entry in stored) / 1e6
+            held += f"; {len(stored)} ready to run in {PROGRAMS}/, {megabytes:.1f} MB"
     return f"{path}  ({held}; {state})"
 
 
@@ -102,7 +114,9 @@ def enable_compilation_cache(path: str | os.PathLike | None = None) -> Path:
     ``jax_compilation_cache_dir`` (the folder), ``jax_persistent_cache_min_compile_time_secs
     = 0`` (cache every program) and ``jax_raise_persistent_cache_errors = False`` (an
     unreadable entry is compiled again, never an error); programs compiled from now on are
-    read from and written to the folder.  :func:`enabled` undoes it on exit.
+    read from and written to the folder.  driftsim's own programs are kept ready to run in
+    its subfolder ``programs`` (:mod:`experiments.program_cache`).  :func:`enabled` undoes
+    it on exit.
 
     Returns:
       The folder.
@@ -113,12 +127,18 @@ def enable_compilation_cache(path: str | os.PathLike | None = None) -> Path:
     import jax
     from jax.experimental.compilation_cache import compilation_cache
 
+    from experiments import program_cache
+
     path = Path(path) if path is not None else folder()
     _make_folder(path)
     jax.config.update("jax_compilation_cache_dir", str(path))
     jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
     jax.config.update("jax_raise_persistent_cache_errors", False)
     compilation_cache.reset_cache()  # a folder set earlier in this process is replaced
+    try:
+        program_cache.set_folder(path / PROGRAMS)
+    except OSError:  # JAX's cache alone: every program is traced, none compiled twice
+        program_cache.set_folder(None)
     return path
 
 
@@ -134,7 +154,10 @@ def enabled(path: str | os.PathLike | None = None) -> Iterator[Path | None]:
     import jax
     from jax.experimental.compilation_cache import compilation_cache
 
+    from experiments import program_cache
+
     saved = {name: jax.config.values[name] for name in SETTINGS}
+    saved_programs = program_cache.folder()
     try:
         path = enable_compilation_cache(path)
     except OSError as err:
@@ -153,6 +176,7 @@ def enabled(path: str | os.PathLike | None = None) -> Iterator[Path | None]:
         for name, value in saved.items():
             jax.config.update(name, value)
         compilation_cache.reset_cache()
+        program_cache.set_folder(saved_programs)
 
 
 class _CacheWarnings:

@@ -24,10 +24,11 @@ import jax.numpy as jnp
 import numpy as np
 from jax.extend.core import Literal
 
-from experiments import feedback_metrics
+from experiments import feedback_metrics, program_cache
 from experiments.checkpoint import is_key
 from experiments.distributed import global_array, to_host
 from experiments.plan import PointGroup
+from experiments.program_cache import Program
 from experiments.runner import advance, init_carry, split_run_key, step_once
 
 #: Stored metrics beyond this many bytes make the default ``record_every`` coarser.
@@ -48,8 +49,14 @@ def seed_keys(seed: int, num_seeds: int) -> jax.Array:
     The one helper for every experiment mode (sweeps here, off-policy evaluation in
     :mod:`experiments.offpolicy`), so that the same ``seed`` gives the same keys.
     """
-    root = jax.random.key(seed)
-    return jax.vmap(lambda i: jax.random.fold_in(root, i))(jnp.arange(num_seeds, dtype=jnp.uint32))
+    return _fold_in_each(jax.random.key(seed), jnp.arange(num_seeds, dtype=jnp.uint32))
+
+
+def _fold_in_every_index(root: jax.Array, indices: jax.Array) -> jax.Array:
+    return jax.vmap(lambda i: jax.random.fold_in(root, i))(indices)
+
+
+_fold_in_each = Program(_fold_in_every_index)
 
 
 def _divisors(n: int) -> list[int]:
@@ -113,15 +120,18 @@ def compile_group(group: PointGroup, record_every: int, num_seeds: int) -> Compi
     """``init(traced, keys, env_params, hparams) -> carry`` over (points, seeds), and
     ``chunk(mask, treedef)``: the jitted chunk program for a carry whose leaves flagged in
     ``mask`` are the same in every run (see :func:`shared_leaves_mask`)."""
-    env, agent = group.env, group.agent
-    batch_size = point_batch_size(len(group.indices), num_seeds)
+    # the programs close over these values only (not ``group``, whose parameter values
+    # are arguments): they are what the program cache walks (:mod:`program_cache`)
+    env, agent, metrics = group.env, group.agent, group.metrics
+    num_points = len(group.indices)
+    batch_size = point_batch_size(num_points, num_seeds)
 
     def init_point(traced, keys, env_params, hparams):
         env_params, hparams = _apply_traced(env_params, hparams, traced)
 
         def init_seed(key):
             keys = split_run_key(key)
-            return init_carry(env, agent, keys, env_params, hparams, True, group.metrics)
+            return init_carry(env, agent, keys, env_params, hparams, True, metrics)
 
         return jax.vmap(init_seed)(keys)
 
@@ -142,7 +152,7 @@ def compile_group(group: PointGroup, record_every: int, num_seeds: int) -> Compi
                     t_start,
                     num_steps,
                     record_every,
-                    metrics=group.metrics,
+                    metrics=metrics,
                 )
 
             return jax.vmap(one_seed)(batched, keys)
@@ -155,24 +165,27 @@ def compile_group(group: PointGroup, record_every: int, num_seeds: int) -> Compi
 
             if batch_size is None:
                 return batch((batched, traced))
-            return _map_in_batches(batch, (batched, traced), len(group.indices), batch_size)
+            return _map_in_batches(batch, (batched, traced), num_points, batch_size)
 
         # the batched carry is donated: the scan updates it in place instead of copying
         # every leaf (a catalog-sized embedding table) into the loop at each chunk
-        return jax.jit(chunk_points, static_argnums=7, donate_argnums=0)
+        return Program(chunk_points, static_argnums=(7,), donate_argnums=(0,))
 
-    init = jax.jit(jax.vmap(init_point, in_axes=(0, None, None, None)))
+    init_points = jax.vmap(init_point, in_axes=(0, None, None, None))
+    init = Program(init_points, identity=(init_point, "vmap over points (0, None, None, None)"))
     return CompiledGroup(init=init, chunk=chunk)
 
 
-@jax.jit
-def _leaves_shared(leaves: list[jax.Array]) -> list[jax.Array]:
+def _each_leaf_shared(leaves: list[jax.Array]) -> list[jax.Array]:
     out = []
     for leaf in leaves:
         data = jax.random.key_data(leaf) if is_key(leaf) else leaf
         flat = data.reshape((data.shape[0] * data.shape[1],) + data.shape[2:])
         out.append(jnp.all(flat == flat[:1]))
     return out
+
+
+_leaves_shared = Program(_each_leaf_shared)
 
 
 def shared_leaves_mask(carry: Any) -> tuple[bool, ...]:
@@ -217,25 +230,33 @@ def stable_shared_mask(group: PointGroup, carry: Any, keys: jax.Array, traced: d
     def one_run(x, axes):  # the shape of one run's slice: no data moves between hosts
         return jax.ShapeDtypeStruct(x.shape[axes:], x.dtype)
 
-    closed = jax.make_jaxpr(one_step)(
-        jax.tree.map(lambda x: one_run(x, 2), carry),
-        one_run(keys, 1),
-        {k: one_run(v, 1) for k, v in traced.items()},
-        jax.ShapeDtypeStruct((), jnp.int32),
-    )
-    batched = [not shared for shared in shared_leaves_mask(carry)]
-    num_rest = len(closed.jaxpr.invars) - len(batched)  # key and traced values, then t
-    while True:
-        out = _batched_outputs(closed.jaxpr, batched + [True] * (num_rest - 1) + [False])
-        grown = [a or b for a, b in zip(batched, out)]
-        if grown == batched:
-            return tuple(not b for b in batched)
-        batched = grown
+    shared_now = shared_leaves_mask(carry)
+
+    def fixpoint() -> tuple[bool, ...]:
+        closed = jax.make_jaxpr(one_step)(
+            jax.tree.map(lambda x: one_run(x, 2), carry),
+            one_run(keys, 1),
+            {k: one_run(v, 1) for k, v in traced.items()},
+            jax.ShapeDtypeStruct((), jnp.int32),
+        )
+        batched = [not shared for shared in shared_now]
+        num_rest = len(closed.jaxpr.invars) - len(batched)  # key and traced values, then t
+        while True:
+            out = _batched_outputs(closed.jaxpr, batched + [True] * (num_rest - 1) + [False])
+            grown = [a or b for a, b in zip(batched, out)]
+            if grown == batched:
+                return tuple(not b for b in batched)
+            batched = grown
+
+    # a function of the step's code, the carry's shapes and which leaves are shared now
+    return program_cache.cached_value((one_step, shared_now), fixpoint, (carry, keys, traced))
 
 
-@jax.jit
-def _first_runs(leaves: list[jax.Array]) -> list[jax.Array]:
+def _first_run_of_each(leaves: list[jax.Array]) -> list[jax.Array]:
     return [leaf[0, 0] for leaf in leaves]
+
+
+_first_runs = Program(_first_run_of_each)
 
 
 def _split_leaves(carry: Any, mask: tuple[bool, ...]) -> tuple[list, list]:

@@ -370,10 +370,13 @@ def extend_log(log_type: type, names: tuple[str, ...]) -> type:
     ``hindsight_regret``, ``param_error``, the feedback-loop metrics; see the module
     docstring), appended in that order."""
     suffix = "".join(n.title().replace("_", "") for n in names)
-    return NamedTuple(
+    extended = NamedTuple(
         f"{log_type.__name__}With{suffix}",
         [(f, Any) for f in log_type._fields] + [(n, Any) for n in names],
     )
+    # how a stored program's output structure names it (experiments.program_cache)
+    extended.__driftsim_reduce__ = (extend_log, (log_type, names))
+    return extended
 
 
 def advance(

@@ -35,11 +35,10 @@ import functools
 import math
 from typing import Any, NamedTuple
 
-import flax.struct
 import jax
 import jax.numpy as jnp
 
-from simulator import capabilities, click_models
+from simulator import capabilities, click_models, pytree
 from simulator import drift as drift_lib
 from simulator.drift import Consumption, DriftState
 from simulator.params import knob
@@ -68,7 +67,7 @@ class RankingState(NamedTuple):
     features: Array
 
 
-@flax.struct.dataclass
+@pytree.dataclass
 class RankingParams:
     attraction: float = knob(
         0.2, low=0.0, high=1.0, doc="p: attraction of the best items (Kveton et al. 2015)"
@@ -370,7 +369,10 @@ def slate_log_type(slate_size: int, diversity: bool = False) -> type:
         *(f"click_{j}" for j in range(1, slate_size + 1)),
     )
     name = f"SlateLog{slate_size}" + ("Diversity" if diversity else "")
-    return NamedTuple(name, [(f, Any) for f in fields])
+    log_type = NamedTuple(name, [(f, Any) for f in fields])
+    # how a stored program's output structure names it (experiments.program_cache)
+    log_type.__driftsim_reduce__ = (slate_log_type, (slate_size, diversity))
+    return log_type
 
 
 def register_all(registry: Registry) -> None:

@@ -143,9 +143,11 @@ from experiments import cli
 events = {}
 jax.monitoring.register_event_listener(lambda e, **kw: events.__setitem__(e, events.get(e, 0) + 1))
 rc = cli.main(sys.argv[1:])
+from experiments import program_cache
 print(json.dumps({"rc": rc, "before": before, "imported": imported, "after": settings(),
                   "hits": events.get("/jax/compilation_cache/cache_hits", 0),
-                  "misses": events.get("/jax/compilation_cache/cache_misses", 0)}))
+                  "misses": events.get("/jax/compilation_cache/cache_misses", 0),
+                  "programs": program_cache.stats, "flax": "flax" in sys.modules}))
 """
 
 
@@ -178,28 +180,44 @@ def _entries(folder: Path) -> dict[str, int]:
 @pytest.mark.slow
 def test_a_warm_run_is_bit_identical_and_corrupt_entries_never_fail(tmp_path):
     cache = tmp_path / "xdg" / "driftsim" / "jax"
+    programs = cache / compilation_cache.PROGRAMS
     cold, _ = _driftsim(tmp_path, "cold")
     # importing driftsim turns nothing on; the command turns the cache on, then restores
     assert cold["imported"] == cold["before"] == cold["after"]
     assert cold["before"]["jax_compilation_cache_dir"] is None
     assert cold["misses"] > 0 and cold["hits"] == 0
+    assert not cold["flax"]  # no neural agent: flax is never imported
     written = _entries(cache)
     assert len(written) == cold["misses"]
+    # the runner's programs, kept ready to run (compiled past JAX's cache: an executable
+    # JAX loaded could not be stored again); JAX's cache holds the small eager operations
+    stored = cold["programs"]["misses"]
+    assert stored >= 4 and cold["programs"]["hits"] == 0 and cold["programs"]["uncached"] == 0
+    assert len(list(programs.glob("*.program"))) == stored
 
     warm, _ = _driftsim(tmp_path, "warm")
-    assert warm["misses"] == 0 and warm["hits"] == cold["misses"]  # every program loaded
+    # nothing compiled: the runner's programs come from driftsim's cache (never traced)
+    assert warm["misses"] == 0 and warm["hits"] == cold["misses"]
+    assert warm["programs"] == {"hits": stored, "misses": 0, "uncached": 0}
     assert _entries(cache) == written
     assert _metrics(tmp_path / "warm") == _metrics(tmp_path / "cold")
 
     for i, entry in enumerate(sorted(cache.glob("*-cache"))):  # garbage or truncated
         data = entry.read_bytes()
         entry.write_bytes(os.urandom(64) if i % 2 else data[: len(data) // 2])
+    for i, entry in enumerate(sorted(programs.iterdir())):
+        data = entry.read_bytes()
+        entry.write_bytes(os.urandom(64) if i % 2 else data[: len(data) // 2])
     healed, err = _driftsim(tmp_path, "healed")
     assert healed["hits"] == 0 and healed["misses"] == cold["misses"]
+    assert healed["programs"] == {"hits": 0, "misses": stored, "uncached": 0}
     assert err.count("unreadable entries are removed and compiled again") == 1
     assert _metrics(tmp_path / "healed") == _metrics(tmp_path / "cold")
     for entry in cache.glob("*-cache"):  # rewritten by the fresh compiles
         zlib.decompress(entry.read_bytes())
+    again, _ = _driftsim(tmp_path, "again")  # and the rewritten programs load
+    assert again["programs"] == {"hits": stored, "misses": 0, "uncached": 0}
+    assert _metrics(tmp_path / "again") == _metrics(tmp_path / "cold")
 
 
 ARRAYS = {
