@@ -1,7 +1,8 @@
 """``driftsim bench``: driftsim against plain numpy and peer libraries, and how it scales.
 
     driftsim bench                       # every workload and the scaling study (minutes)
-    driftsim bench --only W1,W2          # a subset (W1 W2 W3 W4 W5 W6 compile runner scaling)
+    driftsim bench --only W1,W2          # a subset (W1 W2 W3 W4 W5 W6 compile runner
+                                         # first_result scaling)
     driftsim bench --only full           # everything at full size (see below; much longer)
     driftsim bench --only W3,full        # a subset at full size
     driftsim bench --only gpu            # W1, W2, drifting_users at 10^3 ... 10^6 runs (opt-in;

@@ -56,6 +56,10 @@ SECTIONS: tuple[tuple[str, Callable[[Record], bool]], ...] = (
         lambda r: r.workload.startswith("equal work"),
     ),
     ("The accelerator grid", lambda r: r.workload.startswith("gpu")),
+    (
+        "Time to first result: a cold and a warm driftsim run (fresh processes, fresh cache)",
+        lambda r: r.workload.startswith("first result"),
+    ),
 )
 
 #: README rows: (label from the run's sizes, workload).

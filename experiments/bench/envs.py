@@ -10,21 +10,21 @@ import dataclasses
 import math
 from typing import Any, NamedTuple
 
-import flax.struct
 import jax
 import jax.numpy as jnp
 
+from simulator import pytree
 from simulator.params import knob
 from simulator.types import Context, Environment, EnvSpec, make_oracle, make_timestep, require
 
 
-@flax.struct.dataclass
+@pytree.dataclass
 class DisjointLinearParams:
     noise: float = knob(0.1, low=0.0, doc="reward noise standard deviation")
     param_scale: float = knob(1.0, low=0.0, doc="theta_a ~ N(0, param_scale^2 / d I)")
 
 
-class DisjointLinearState(flax.struct.PyTreeNode):
+class DisjointLinearState(pytree.PyTreeNode):
     """The arms' parameters ``thetas (K, d)`` and the current context ``features (d,)``."""
 
     thetas: jax.Array

@@ -229,6 +229,18 @@ def targets(records: list[Record]) -> list[Target]:
                     ratio <= equal_work.TARGET,
                 )
             )
+    from experiments.bench import first_result
+
+    share = first_result.warm_share(records)
+    if share is not None:
+        out.append(
+            Target(
+                "warm second driftsim run vs cold",
+                f"< {first_result.TARGET:.0%} of the cold run's wall time",
+                f"{share:.0%}",
+                share < first_result.TARGET,
+            )
+        )
     if any(r.workload.startswith("runner") for r in records):
         out.append(_runner_target(records, "make_run UCB1 vs hand-written scan", "runner ucb1"))
         out.append(

@@ -25,6 +25,8 @@ that are importable.  A missing agent or environment gives a ``not available`` r
   (capped on a CPU unless ``full``; :mod:`experiments.bench.runner_cost`).
 * **equal_work** (opt-in, ``--only equal_work``): ``experiments.run`` at 256 ... 65,536
   runs, equal total work, a fresh process per point (:mod:`experiments.bench.equal_work`).
+* **first_result**: a cold and a warm ``driftsim run testbed --seeds 10 --steps 100`` in
+  fresh processes and a fresh cache, three pairs (:mod:`experiments.bench.first_result`).
 """
 
 from __future__ import annotations
@@ -39,7 +41,7 @@ import numpy as np
 
 import agents
 import simulator
-from experiments.bench import equal_work, peers, runner_cost, scaling
+from experiments.bench import equal_work, first_result, peers, runner_cost, scaling
 from experiments.bench import numpy_baselines as nb
 from experiments.bench.core import (
     Record,
@@ -114,6 +116,8 @@ class Sizes:
     equal_work_runs: tuple[int, ...] = (256, 4_096, 16_384, 65_536)
     equal_work_run_steps: int = 2**22
     equal_work_workloads: tuple[str, ...] = ("ucb1", "linucb", "ogd", "drifting_users")
+    first_result_run: tuple[str, int, int] = ("testbed", 10, 100)
+    first_result_pairs: int = 3
     peer_budget_s: float = peers.BUDGET_S
     baseline_budget_s: float = 6.0
     peers: bool = True
@@ -918,6 +922,7 @@ WORKLOADS: dict[str, Callable[[Sizes, int], list[Record]]] = {
     "runner": runner,
     "gpu": gpu,
     "equal_work": equal_work.records,
+    "first_result": first_result.records,
 }
 #: Workloads ``driftsim bench`` runs only when named in ``--only``.
 OPT_IN = ("gpu", "equal_work")

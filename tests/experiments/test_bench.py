@@ -352,3 +352,20 @@ def test_equal_work_points_are_valid_experiments_and_feed_the_flat_target():
     (target,) = [t for t in targets(records) if t.name.startswith("ucb1")]
     assert target.met is True and target.measured == "1.10x"
     assert "equal_work" in parse_only("equal_work") and "equal_work" not in parse_only(None)
+
+
+def test_first_result_runs_driftsim_cold_then_warm_in_a_fresh_cache():
+    """``first_result``: the command a user runs, twice, in fresh processes and a fresh
+    cache; identical results, the warm share feeds issue 15's target."""
+    from experiments.bench import first_result
+
+    sizes = dataclasses.replace(TINY, first_result_run=("bernoulli", 2, 20), first_result_pairs=1)
+    (record,) = first_result.records(sizes, repeats=1)
+    assert record.workload == "first result bernoulli 2 seeds x 20 steps"
+    assert record.implementation == first_result.LABEL and record.runs == 2
+    assert "metrics and summary.csv identical" in record.note
+    cold = record.seconds + record.compile_s
+    assert first_result.warm_share([record]) == pytest.approx(record.seconds / cold)
+    (target,) = [t for t in targets([record]) if t.name.startswith("warm second")]
+    assert target.met == (record.seconds / cold < first_result.TARGET)
+    assert "first_result" in parse_only("first_result")
