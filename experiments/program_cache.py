@@ -7,12 +7,13 @@ before it can look one up: about 1.5 s of a 4.5 s warm ``driftsim run testbed --
 tracing, and stores it serialized (``jax.experimental.serialize_executable``):
 
 * the source of driftsim (every ``.py`` file of ``simulator``, ``agents`` and
-  ``experiments``) and the versions of jax, jaxlib, numpy, optax and flax;
+  ``experiments``), Python's version and those of jax, jaxlib, numpy, optax, flax, chex
+  and ml_dtypes;
 * JAX's configuration (``jax.config.values``, the cache's own options left out),
   ``XLA_FLAGS``, the devices, the number of processes and the CPU;
 * the function being compiled, walked as data (:func:`fingerprint`): its code, its
-  defaults and the values it closes over -- the environment and the agent field by field,
-  their functions by code and closure, arrays by content;
+  defaults and the values it closes over -- the environment and the agent attribute by
+  attribute, their functions by code and closure, arrays by content;
 * the shapes, dtypes, weak types and shardings of the arguments, their tree structure and
   the static arguments.
 
