@@ -249,7 +249,7 @@ def stable_shared_mask(group: PointGroup, carry: Any, keys: jax.Array, traced: d
             batched = grown
 
     # a function of the step's code, the carry's shapes and which leaves are shared now
-    return program_cache.cached_value((one_step, shared_now), fixpoint, (carry, keys, traced))
+    return program_cache.cached_flags((one_step, shared_now), fixpoint, (carry, keys, traced))
 
 
 def _first_run_of_each(leaves: list[jax.Array]) -> list[jax.Array]:

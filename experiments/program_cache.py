@@ -31,8 +31,12 @@ so that their executables stay in step.
 A hit runs the very executable a compile would give, so the numbers are bit-identical.  An
 entry that cannot be read or loaded (truncated, corrupt, from an incompatible jaxlib) is
 removed and the program compiled again; it never fails a run.  Entries live in
-``<compilation cache folder>/programs`` and, like JAX's, are trusted: they are pickles,
-loaded only from the user's own folder.
+``<compilation cache folder>/programs``: ``KEY.program`` (the executable) and ``KEY.json``
+(a shared-leaf mask found by tracing).  Results and checkpoints load without pickle; a
+program entry cannot, because JAX's executable serialization
+(``jax.experimental.serialize_executable``) is itself a pickle stream, kept here with the
+call's tree structures.  So, like JAX's own cache, the folder is trusted: it is created
+readable by its owner only, and whoever can write to it can make driftsim run code.
 """
 
 from __future__ import annotations
@@ -44,6 +48,7 @@ import functools
 import hashlib
 import importlib.util
 import io
+import json
 import os
 import pickle
 import platform
@@ -345,9 +350,10 @@ def _path(entry: str, kind: str) -> Path:
     return _folder / f"{entry}.{kind}"
 
 
-def _read(entry: str, kind: str) -> Any:
-    """The unpickled entry, or None where it is missing or unreadable (then removed)."""
-    path = _path(entry, kind)
+def _read(entry: str) -> Any:
+    """The unpickled program entry, or None where it is missing or unreadable (then
+    removed)."""
+    path = _path(entry, "program")
     try:
         data = path.read_bytes()
     except OSError:
@@ -376,19 +382,21 @@ def _dumps(value: Any) -> bytes:
     return buffer.getvalue()
 
 
-def _write(entry: str, kind: str, value: Any) -> None:
+def _write(entry: str, value: Any) -> None:
     try:
         data = _dumps(value)
     except Exception:  # noqa: BLE001 - what cannot be stored is simply not kept
         return
     with contextlib.suppress(OSError):  # a full disk or a read-only folder: run on
-        atomic.write_bytes(_path(entry, kind), data)
+        atomic.write_bytes(_path(entry, "program"), data)
 
 
-def cached_value(function: Any, compute: Callable[[], Any], args: tuple = ()) -> Any:
-    """``compute()``, kept under the key of ``function`` (any value :func:`fingerprint`
-    can walk: a function and what else the result depends on) on ``args``: a small
-    picklable result of tracing, such as a mask of carry leaves."""
+def cached_flags(
+    function: Any, compute: Callable[[], tuple[bool, ...]], args: tuple = ()
+) -> tuple[bool, ...]:
+    """``compute()``, a tuple of flags found by tracing (a mask of carry leaves), kept as
+    JSON under the key of ``function`` (any value :func:`fingerprint` can walk: a function
+    and what else the flags depend on) on ``args``."""
     active = _folder is not None and jax.process_count() == 1
     own = _fingerprint_or_none(function) if active else None
     if own is None:
@@ -396,12 +404,18 @@ def cached_value(function: Any, compute: Callable[[], Any], args: tuple = ()) ->
     entry = key(own, args)
     if entry in _loaded:
         return _loaded[entry]
-    stored = _read(entry, "value")
-    if stored is None:
-        stored = (compute(),)
-        _write(entry, "value", stored)
-    _loaded[entry] = stored[0]
-    return stored[0]
+    path = _path(entry, "json")
+    flags = None
+    with contextlib.suppress(OSError, ValueError):
+        stored = json.loads(path.read_bytes())
+        if isinstance(stored, list) and all(isinstance(flag, bool) for flag in stored):
+            flags = tuple(stored)
+    if flags is None:  # missing, unreadable or not a list of flags: traced again
+        flags = tuple(bool(flag) for flag in compute())
+        with contextlib.suppress(OSError):
+            atomic.write_bytes(path, json.dumps(list(flags)).encode())
+    _loaded[entry] = flags
+    return flags
 
 
 class Program:
@@ -516,7 +530,7 @@ def _deserialize(payload: bytes, in_tree: Any, out_tree: Any, constants: list) -
 
 
 def _load(entry: str) -> Any:
-    stored = _read(entry, "program")
+    stored = _read(entry)
     if stored is None:
         return None
     try:
@@ -535,4 +549,4 @@ def _store(entry: str, compiled: Any) -> None:
         stored = _serialize(compiled)
     except Exception:  # noqa: BLE001 - a program that cannot be serialized runs anyway
         return
-    _write(entry, "program", stored)
+    _write(entry, stored)
